@@ -1,0 +1,133 @@
+"""The `citydata` command: one subcommand per program, all sharing the CITYDATA_* settings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+
+from citydata.settings import ConfigError, Settings, load_settings
+
+SETTINGS_HELP = """settings come from CITYDATA_* environment variables and the TOML file named by
+CITYDATA_CONFIG; see the README for each one. The ones shared by every program:
+  CITYDATA_MQTT_URL      mqtt://user:pass@host:1883 (mqtts:// for TLS)
+  CITYDATA_INFLUX_URL    http://host:8086
+  CITYDATA_INFLUX_DB     database (default citydata)
+  CITYDATA_DATA_DIR      dead letters, spool, registry (default ./var)"""
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+
+
+def cmd_collector(settings: Settings, args: argparse.Namespace) -> int:
+    from collector.service import Collector
+
+    if args.check_config:
+        print("configuration OK")
+        return 0
+    Collector(settings).run()
+    return 0
+
+
+def cmd_db_init(settings: Settings, args: argparse.Namespace) -> int:
+    from citydata.influx import InfluxClient
+
+    with InfluxClient.from_settings(settings) as client:
+        client.create_database()
+    print(f"database {settings.influx_db!r} ready at {settings.influx_url}")
+    return 0
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
+    from simulators.fleet import LAM_PHAYA
+    from simulators.publisher import publish_fleet
+
+    sensors = [s for s in LAM_PHAYA if not args.kind or s.kind in args.kind]
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    acked = publish_fleet(
+        settings, sensors, interval_s=args.interval, rounds=args.rounds, seed=args.seed, stop=stop
+    )
+    print(f"published {acked} readings from {len(sensors)} simulated sensors")
+    return 0
+
+
+def cmd_local(settings: Settings, args: argparse.Namespace) -> int:
+    from citydata.local import run_local
+
+    return run_local(settings, args.mqtt_port, args.influx_port, args.interval)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="citydata",
+        description="City data platform: MQTT sensors into InfluxDB.",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "collector",
+        help="ingest MQTT readings into InfluxDB",
+        description="Subscribe to the broker, validate readings, store them in "
+        "InfluxDB, dead-letter invalid messages. Stops cleanly on SIGTERM/SIGINT.",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--check-config", action="store_true", help="validate the settings and exit (0 when valid)"
+    )
+    p.set_defaults(func=cmd_collector)
+
+    p = sub.add_parser("db", help="database administration")
+    dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    p = dbsub.add_parser("init", help="create the InfluxDB database (safe to repeat)")
+    p.set_defaults(func=cmd_db_init)
+
+    p = sub.add_parser(
+        "simulate",
+        help="publish readings of the simulated Lam Phaya fleet",
+        description="Publish one reading per simulated sensor every --interval "
+        "seconds over MQTT (QoS 1), until --rounds or Ctrl-C.",
+    )
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between rounds (5)")
+    p.add_argument("--rounds", type=int, default=None, help="stop after N rounds (forever)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--kind", action="append", help="only sensors of this kind (repeatable)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser(
+        "local",
+        help="run the platform locally with simulated sensors",
+        description="Start Mosquitto and InfluxDB under CITYDATA_DATA_DIR/local, "
+        "the collector and the simulator; Ctrl-C stops everything.",
+    )
+    p.add_argument("--mqtt-port", type=int, default=11883, help="Mosquitto port (11883)")
+    p.add_argument("--influx-port", type=int, default=18086, help="InfluxDB port (18086)")
+    p.add_argument("--interval", type=float, default=5.0, help="simulator interval (5 s)")
+    p.set_defaults(func=cmd_local)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"citydata: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings)
+    result: int = args.func(settings, args)
+    return result

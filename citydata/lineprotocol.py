@@ -1,0 +1,68 @@
+"""InfluxDB line protocol encoding, with the escaping rules of the 1.x/2.x/3 parsers.
+
+Measurements escape commas and spaces; tag keys, tag values and field keys escape commas,
+equals signs and spaces. Quotes and non-ASCII text (Thai names) need no escaping. Newlines
+cannot be represented and a value ending in a backslash would escape the separator after it,
+so both are refused. Fields are always floats: InfluxDB rejects a float after an integer in one
+field, and every metric is a float in this platform.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ "})
+_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+
+
+class LineProtocolError(ValueError):
+    """A name, tag or value that line protocol cannot carry."""
+
+
+def _check_text(what: str, text: str) -> None:
+    if not text:
+        raise LineProtocolError(f"{what} is empty")
+    if "\n" in text or "\r" in text:
+        raise LineProtocolError(f"{what} {text!r} contains a line break")
+    if text.endswith("\\"):
+        raise LineProtocolError(f"{what} {text!r} ends with a backslash")
+
+
+def escape_measurement(name: str) -> str:
+    """A measurement name as written in a line."""
+    _check_text("measurement", name)
+    return name.translate(_MEASUREMENT)
+
+
+def escape_key(text: str, what: str = "key") -> str:
+    """A tag key, tag value or field key as written in a line."""
+    _check_text(what, text)
+    return text.translate(_KEY)
+
+
+def format_float(value: float) -> str:
+    """A field value: the shortest text that reads back as the same float."""
+    if not math.isfinite(value):
+        raise LineProtocolError(f"field value {value} is not finite")
+    return repr(float(value))
+
+
+def encode_point(
+    measurement: str,
+    tags: Mapping[str, str],
+    fields: Mapping[str, float],
+    time_ns: int,
+) -> str:
+    """One line, without its newline. Tags are sorted, as InfluxDB prefers."""
+    if not fields:
+        raise LineProtocolError("a point needs at least one field")
+    parts = [escape_measurement(measurement)]
+    for key in sorted(tags):
+        parts.append(f",{escape_key(key, 'tag key')}={escape_key(tags[key], 'tag value')}")
+    parts.append(" ")
+    parts.append(
+        ",".join(f"{escape_key(k, 'field key')}={format_float(v)}" for k, v in fields.items())
+    )
+    parts.append(f" {int(time_ns)}")
+    return "".join(parts)

@@ -1,0 +1,207 @@
+"""Real Mosquitto and InfluxDB servers started on loopback ports, for the demo, tests and benches.
+
+Each server gets its own directory and config file, runs as a child process and is stopped by
+its PID, never by name, so a system-wide Mosquitto or InfluxDB on the default ports is left
+alone. The binaries come from the distribution's `mosquitto` and `influxdb` packages.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+INSTALL_HINT = "install it with: sudo apt-get install -y mosquitto influxdb"
+
+
+class ServiceError(RuntimeError):
+    """A server could not be found or did not come up."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def find_binary(name: str) -> str:
+    """The path of a server binary, looking in sbin too (Debian puts mosquitto there)."""
+    path = shutil.which(name, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    if path is None:
+        raise ServiceError(f"{name} not found; {INSTALL_HINT}")
+    return path
+
+
+@dataclass
+class Service:
+    """A server process we started: its port, directory and how to stop it."""
+
+    name: str
+    command: list[str]
+    workdir: Path
+    port: int
+    ready: float = 20.0
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> Service:
+        """Start the process and wait until it answers."""
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it.
+            )
+        deadline = time.monotonic() + self.ready
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceError(f"{self.name} exited at start-up:\n{self.log_tail()}")
+            if self.is_up():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise ServiceError(f"{self.name} did not come up in {self.ready:g}s:\n{self.log_tail()}")
+
+    def is_up(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would; `start()` brings it back on the same port and data."""
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout`."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@dataclass
+class InfluxService(Service):
+    """influxd: up when GET /ping answers 204."""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def is_up(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/ping", timeout=0.5).status_code == 204
+        except httpx.HTTPError:
+            return False
+
+
+@dataclass
+class MosquittoService(Service):
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+
+def mosquitto(
+    workdir: Path, port: int | None = None, persistence: bool = False
+) -> MosquittoService:
+    """A Mosquitto broker on loopback (not yet started). Queues are unbounded, as a collector's
+    broker needs while a collector is down; persistence keeps sessions across restarts."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"""# written by citydata.services
+user {getpass.getuser()}
+listener {port} 127.0.0.1
+allow_anonymous true
+persistence {"true" if persistence else "false"}
+persistence_location {workdir}/
+autosave_interval 1
+max_queued_messages 0
+max_inflight_messages 0
+max_keepalive 3600
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+""",
+        encoding="utf-8",
+    )
+    return MosquittoService("mosquitto", [find_binary("mosquitto"), "-c", str(conf)], workdir, port)
+
+
+def influxdb(workdir: Path, port: int | None = None) -> InfluxService:
+    """An InfluxDB 1.x server on loopback (not yet started), everything under `workdir`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    rpc = free_port()
+    while rpc == port:
+        rpc = free_port()
+    conf = workdir / "influxdb.conf"
+    conf.write_text(
+        f"""# written by citydata.services
+reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{workdir}/meta"
+  logging-enabled = false
+[data]
+  dir = "{workdir}/data"
+  wal-dir = "{workdir}/wal"
+  query-log-enabled = false
+  trace-logging-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:{port}"
+  log-enabled = false
+  max-body-size = 0
+[continuous_queries]
+  log-enabled = false
+[subscriber]
+  enabled = false
+[logging]
+  level = "warn"
+""",
+        encoding="utf-8",
+    )
+    return InfluxService(
+        "influxd", [find_binary("influxd"), "run", "-config", str(conf)], workdir, port
+    )

@@ -1,0 +1,188 @@
+"""Settings from CITYDATA_* environment variables and an optional TOML file, checked strictly.
+
+Every program reads the same `Settings`. Sources, highest priority first: environment variables
+(`CITYDATA_MQTT_URL`), the TOML file named by `CITYDATA_CONFIG` (keys without the prefix,
+`mqtt_url = "..."`), then the defaults below. An unknown key in either source, or a bad value,
+raises `ConfigError` listing every problem at once, so an operator fixes them in one go.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_PREFIX = "CITYDATA_"
+CONFIG_ENV = "CITYDATA_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Settings(BaseModel):
+    """Every setting the programs share. Field names are the env names without the prefix."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mqtt_url: str = Field(
+        "mqtt://localhost:1883",
+        description="Broker URL: mqtt://user:pass@host:1883, or mqtts:// for TLS.",
+    )
+    mqtt_client_id: str = Field(
+        "citydata-collector", min_length=1, max_length=64, description="MQTT client id."
+    )
+    mqtt_topic: str = Field("sensors/#", min_length=1, description="Topic filter to ingest.")
+    mqtt_share_group: str = Field(
+        "collectors",
+        description="MQTT 5 shared-subscription group, so several collectors split one stream; "
+        "empty for a plain subscription.",
+    )
+    mqtt_session_expiry_s: int = Field(
+        86_400,
+        ge=0,
+        description="How long the broker keeps the collector's session (and queues "
+        "its messages) while it is disconnected, seconds; 0 for a clean session.",
+    )
+    mqtt_keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive, seconds.")
+    influx_url: str = Field("http://localhost:8086", description="InfluxDB base URL (1.x API).")
+    influx_db: str = Field("citydata", min_length=1, description="InfluxDB database (bucket).")
+    influx_token: SecretStr | None = Field(None, description="InfluxDB 2.x/3 API token.")
+    influx_user: str | None = Field(None, description="InfluxDB 1.x user.")
+    influx_password: SecretStr | None = Field(None, description="InfluxDB 1.x password.")
+    influx_timeout_s: float = Field(10.0, gt=0, le=300, description="HTTP timeout, seconds.")
+    data_dir: Path = Field(Path("./var"), description="Dead letters, spool and registry live here.")
+    collector_queue_size: int = Field(
+        50_000, ge=100, description="Messages held between the MQTT thread and the pipeline."
+    )
+    collector_batch_size: int = Field(
+        5_000, ge=1, le=100_000, description="Points per InfluxDB write."
+    )
+    collector_flush_interval_s: float = Field(
+        0.2, gt=0, le=60, description="Longest a point waits in a batch, seconds."
+    )
+    collector_health_interval_s: float = Field(
+        10.0, gt=0, le=3600, description="How often the collector records its health, seconds."
+    )
+    collector_max_future_s: float = Field(
+        300.0, ge=0, description="Readings timestamped further ahead than this are rejected."
+    )
+    collector_max_age_s: float = Field(
+        400 * 86_400.0, gt=0, description="Readings older than this are rejected, seconds."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("has no host")
+        _ = parts.port  # raises ValueError on a bad port
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _influx_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be http(s)://host[:port]")
+        _ = parts.port
+        return value.rstrip("/")
+
+    @field_validator("mqtt_share_group")
+    @classmethod
+    def _share_group(cls, value: str) -> str:
+        if any(c in value for c in "/+#"):
+            raise ValueError("must not contain '/', '+' or '#'")
+        return value
+
+    @property
+    def subscription(self) -> str:
+        """The topic filter actually subscribed, shared when a group is set."""
+        if self.mqtt_share_group:
+            return f"$share/{self.mqtt_share_group}/{self.mqtt_topic}"
+        return self.mqtt_topic
+
+    def env(self) -> dict[str, str]:
+        """These settings as CITYDATA_* variables, to hand to a child process."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            out[ENV_PREFIX + name.upper()] = str(value)
+        return out
+
+
+_SECRETS = {"influx_token", "influx_password"}
+
+
+def _from_env(environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    fields = Settings.model_fields
+    values: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in fields:
+            problems.append(f"{key}: unknown setting")
+            continue
+        values[name] = raw
+    return values
+
+
+def _from_file(path: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(f"{CONFIG_ENV}={path}: cannot read: {exc.strerror}")
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{path}: not valid TOML: {exc}")
+        return {}
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in Settings.model_fields:
+            problems.append(f"{path}: {name}: unknown setting")
+        else:
+            values[name] = value
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the environment, the config file and `overrides` (highest)."""
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    config = environ.get(CONFIG_ENV)
+    if config:
+        values.update(_from_file(Path(config), problems))
+    values.update(_from_env(environ, problems))
+    values.update(overrides)
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"])
+            shown = f"{ENV_PREFIX}{name.upper()}" if name else "settings"
+            got = "***" if name in _SECRETS else repr(err.get("input"))
+            problems.append(f"{shown}: {err['msg']} (got {got})")
+        settings = None
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return settings

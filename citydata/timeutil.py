@@ -1,0 +1,58 @@
+"""Timestamps as sensors send them (RFC 3339 text, epoch seconds or milliseconds) to epoch ns."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
+)
+# Epoch values at or above this are milliseconds: as seconds it would be the year 5138.
+_MS_FROM = 100_000_000_000
+_MAX_MS = 100_000_000_000_000  # year 5138 in milliseconds; larger is neither unit
+
+
+def parse_rfc3339(text: str) -> int:
+    """RFC 3339 date-time, which must carry a zone (Z or ±hh:mm), to epoch ns.
+    Fractions keep their nanoseconds, which `datetime` alone would cut to microseconds."""
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            f"{text[:64]!r} is not an RFC 3339 time with a zone (e.g. 2026-01-31T07:00:00Z)"
+        )
+    base, fraction, zone = match.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        seconds = int(datetime.fromisoformat(base.replace(" ", "T") + zone).timestamp())
+    except ValueError as exc:
+        raise ValueError(f"{text[:64]!r}: {exc}") from None
+    return seconds * 1_000_000_000 + int((fraction or "").ljust(9, "0"))
+
+
+def parse_epoch(value: int | float) -> int:
+    """Epoch seconds or milliseconds (told apart by size) to epoch ns."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} is not a time")
+    if value < 0 or value >= _MAX_MS:
+        raise ValueError(f"{value} is neither epoch seconds nor milliseconds")
+    scale = 1_000_000 if value >= _MS_FROM else 1_000_000_000
+    if isinstance(value, int):
+        return value * scale
+    try:  # via the float's shortest text, so 1700000000.123 gives ...123000000 exactly
+        return int(Decimal(repr(value)) * scale)
+    except InvalidOperation as exc:
+        raise ValueError(f"{value} is not a time") from exc
+
+
+def parse_timestamp(value: object) -> int:
+    """A `ts` field as found in a payload to epoch ns; ValueError says what is wrong."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a time")
+    if isinstance(value, int | float):
+        return parse_epoch(value)
+    if isinstance(value, str):
+        return parse_rfc3339(value)
+    raise ValueError(f"{value!r} is not a time (want RFC 3339 text or epoch seconds/ms)")

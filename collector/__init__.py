@@ -1,0 +1,1 @@
+"""The MQTT ingestion service: decode, validate, batch and store sensor readings."""

@@ -1,0 +1,72 @@
+"""Payload decoders by format name: each module here defines `FORMAT` and `decode(message)`.
+
+A decoder turns one MQTT message into raw readings, leniently: it finds sensor id, kind, time
+and values, and leaves judging them to validation. A problem with the whole message raises
+`DecodeError`; a problem with one element of a batch is carried on that element (`problem`) so
+the rest of the message is still stored.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An MQTT message as received, with the time it arrived (epoch ns)."""
+
+    topic: str
+    payload: bytes
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why something is dead-lettered: a stable reason code and a human-readable detail."""
+
+    reason: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+@dataclass(slots=True)
+class RawReading:
+    """What a decoder found: values are not yet checked against the kind."""
+
+    sensor_id: str
+    kind: str
+    time_ns: int | None
+    values: dict[str, object] = field(default_factory=dict)
+    problem: Problem | None = None
+
+
+class DecodeError(ValueError):
+    """The message as a whole cannot be read."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.problem = Problem(reason, detail)
+        super().__init__(str(self.problem))
+
+
+Decoder = Callable[[Message], list[RawReading]]
+
+
+@cache
+def all_decoders() -> dict[str, Decoder]:
+    """Every decoder by format name, discovered from this package's modules."""
+    decoders: dict[str, Decoder] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        name = getattr(module, "FORMAT", None)
+        if not isinstance(name, str) or not callable(getattr(module, "decode", None)):
+            raise TypeError(f"{module.__name__} must define FORMAT and decode()")
+        if name in decoders:
+            raise ValueError(f"format {name!r} registered twice")
+        decoders[name] = module.decode
+    return decoders

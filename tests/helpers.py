@@ -1,0 +1,40 @@
+"""Helpers shared by the tests: publish through a real broker, wait for a condition."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+
+def publish_all(url: str, messages: list[tuple[str, bytes]], qos: int = 1) -> None:
+    """Publish every message at `qos` and return once the broker acknowledged them all."""
+    port = int(url.rsplit(":", 1)[1])
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+    )
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        infos = [client.publish(topic, payload, qos=qos) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(timeout=60)
+        assert all(info.is_published() for info in infos), "broker did not acknowledge all"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+    """Poll `predicate` until it is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
