@@ -1,0 +1,153 @@
+"""The collector against real Mosquitto and InfluxDB: exactly the valid readings stored, exactly
+the invalid messages dead-lettered with the right reasons."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+
+from citydata.influx import InfluxClient
+from collector.deadletter import DeadLetterStore
+from collector.service import Collector
+from tests.helpers import publish_all, wait_for
+
+pytestmark = pytest.mark.integration
+
+Point = tuple[str, str, int, tuple[tuple[str, float], ...]]  # kind, sensor, time, fields
+
+
+@dataclass
+class Expected:
+    messages: list[tuple[str, bytes]] = field(default_factory=list)
+    points: set[Point] = field(default_factory=set)
+    dead: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, reason)
+    unknown: int = 0
+
+
+def _point(kind: str, sensor: str, t: int, fields: dict[str, float]) -> Point:
+    return kind, sensor, t, tuple(sorted(fields.items()))
+
+
+def make_traffic(n: int, seed: int = 7) -> Expected:
+    """`n` messages, about a quarter of them invalid in every way the collector must catch."""
+    rng = random.Random(seed)
+    now_s = int(time.time())
+    base_ms = (now_s - 3600) * 1000
+    exp = Expected()
+    valid_fields = {
+        "air": lambda: {"pm25": round(rng.uniform(0, 300), 1), "humidity": rng.randint(0, 100)},
+        "water": lambda: {"level": round(rng.uniform(-1, 5), 3), "ph": round(rng.uniform(5, 9), 2)},
+        "traffic": lambda: {"count": rng.randint(0, 500), "speed": round(rng.uniform(0, 90), 1)},
+    }
+    for i in range(n):
+        kind = rng.choice(sorted(valid_fields))
+        sensor = f"s{i % 97}"
+        topic = f"sensors/{kind}/{sensor}"
+        ts_ms = base_ms + i  # unique per message: nothing overwrites anything
+        values = valid_fields[kind]()
+        case = rng.random()
+        reason = None
+        if case < 0.60:
+            body: object = {"ts": ts_ms, **values}
+        elif case < 0.65:  # RFC 3339 time
+            iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000))
+            body = {"ts": f"{iso}.{ts_ms % 1000:03d}Z", **values}
+        elif case < 0.70:  # an unknown metric rides along and is dropped
+            body = {"ts": ts_ms, **values, "pm2_5": 3}
+            exp.unknown += 1
+        elif case < 0.74:  # an array: two valid readings and one out of bounds
+            second = valid_fields[kind]()
+            bad = {"air": {"pm25": -5}, "water": {"ph": 15}, "traffic": {"speed": 999}}[kind]
+            body = [{"ts": ts_ms, **values}, {"ts": ts_ms + n, **second}, {"ts": ts_ms, **bad}]
+            exp.points.add(_point(kind, sensor, (ts_ms + n) * 1_000_000, second))
+            reason = "out_of_bounds"
+        elif case < 0.76:
+            body, reason = {"ts": ts_ms, **values, **{next(iter(values)): "high"}}, "non_numeric"
+        elif case < 0.78:
+            body, reason = {"ts": ts_ms, next(iter(values)): 1e9}, "out_of_bounds"
+        elif case < 0.80:
+            body, reason = {"ts": (now_s + 86_400) * 1000, **values}, "future_timestamp"
+        elif case < 0.82:
+            body, reason = {"ts": (now_s - 500 * 86_400) * 1000, **values}, "stale_timestamp"
+        elif case < 0.84:
+            body, reason = {"ts": "yesterday", **values}, "bad_timestamp"
+        elif case < 0.86:
+            body, reason = {"ts": ts_ms, "pm2_5": 1.0}, "no_metrics"
+            exp.unknown += 1
+        elif case < 0.88:
+            topic, body, reason = f"sensors/noise/{sensor}", {"ts": ts_ms, "db": 50}, "unknown_kind"
+        elif case < 0.90:
+            topic, body, reason = "sensors/air", {"ts": ts_ms, **values}, "bad_topic"
+        else:
+            body, reason = None, "undecodable"
+        payload = b'{"ts": 1, "pm25": ' if body is None else json.dumps(body).encode()
+        if reason is None or isinstance(body, list):  # an array's first element is valid
+            exp.points.add(_point(kind, sensor, ts_ms * 1_000_000, values))
+        exp.dead.update([(topic, reason)] if reason else [])
+        exp.messages.append((topic, payload))
+    return exp
+
+
+def stored_points(influx: InfluxClient) -> set[Point]:
+    points: set[Point] = set()
+    for kind in ("air", "water", "traffic"):
+        for row in influx.records(f'SELECT * FROM "{kind}"'):
+            t, sensor = row.pop("time"), row.pop("sensor_id")
+            fields = {k: v for k, v in row.items() if v is not None}
+            points.add(_point(kind, sensor, t, fields))
+    return points
+
+
+def test_10k_mixed_messages_store_exactly_the_valid(
+    collector: Collector, influx: InfluxClient
+) -> None:
+    exp = make_traffic(10_000)
+    assert 2000 < sum(exp.dead.values()) < 3000, "the traffic mix should be about 25% invalid"
+    publish_all(collector.settings.mqtt_url, exp.messages)
+    wait_for(
+        lambda: (
+            collector.stats.written >= len(exp.points)
+            and collector.stats.dead_lettered >= sum(exp.dead.values())
+        ),
+        what=f"{len(exp.points)} points written and {sum(exp.dead.values())} dead letters",
+    )
+    time.sleep(0.5)  # anything extra would arrive now
+    assert collector.stats.received == len(exp.messages)
+    assert collector.stats.written == len(exp.points)
+    assert collector.stats.unknown_fields == exp.unknown
+    assert stored_points(influx) == exp.points
+
+    collector.stop()  # dead letters are flushed with their batch; stop() flushes everything
+    records = list(DeadLetterStore(collector.settings.data_dir))
+    assert Counter((r["topic"], r["reason"]) for r in records) == exp.dead
+    assert all(r["errors"] and r["payload"] for r in records)
+
+
+def test_health_is_recorded(collector: Collector, influx: InfluxClient) -> None:
+    publish_all(collector.settings.mqtt_url, [("sensors/air/h1", b'{"pm25": 12}')] * 3)
+    wait_for(lambda: collector.stats.written == 3, what="3 readings")
+
+    def health() -> list[dict[str, object]]:
+        return influx.records('SELECT * FROM "citydata_collector"')
+
+    wait_for(lambda: any(r["written"] == 3 for r in health()), what="a health point")
+    row = next(r for r in health() if r["written"] == 3)
+    assert row["received"] == 3 and row["dead_lettered"] == 0 and row["queue_depth"] == 0
+    assert row["collector"] == collector.settings.mqtt_client_id
+    assert row["write_latency_ms"] is not None
+
+
+def test_readings_without_time_get_the_receive_time(
+    collector: Collector, influx: InfluxClient
+) -> None:
+    before = time.time_ns()
+    publish_all(collector.settings.mqtt_url, [("sensors/water/w1", b'{"level": 1.5}')])
+    wait_for(lambda: collector.stats.written == 1, what="1 reading")
+    (row,) = influx.records('SELECT * FROM "water"')
+    assert before <= row["time"] <= time.time_ns()
+    assert row["level"] == 1.5 and row["sensor_id"] == "w1"
