@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install what citydata needs on Debian or Ubuntu, only what is missing: Mosquitto and InfluxDB
+# from the distribution's packages, and a Python virtual environment in .venv with the project.
+# Safe to run again; run-local.sh and run-tests.sh call it first.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+have() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1; }
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif have sudo; then sudo "$@"
+  else echo "bootstrap: need root (or sudo) to run: $*" >&2; exit 1
+  fi
+}
+
+packages=()
+have mosquitto || packages+=(mosquitto)
+have influxd || packages+=(influxdb)
+have python3 || packages+=(python3)
+if have python3 && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  packages+=(python3-venv)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${packages[*]}" >&2
+  as_root apt-get update -qq
+  # The packages may start system-wide servers on the default ports; citydata's own runs use
+  # their own config files and ports, so those are left alone.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"bootstrap: citydata needs Python 3.11 or newer, found {sys.version.split()[0]}")
+PY
+
+stamp=".venv/.citydata-installed"
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: installing Python packages into .venv" >&2
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+  echo "$want" > "$stamp"
+fi
