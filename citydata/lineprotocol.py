@@ -1,10 +1,11 @@
 """InfluxDB line protocol encoding, with the escaping rules of the 1.x/2.x/3 parsers.
 
 Measurements escape commas and spaces; tag keys, tag values and field keys escape commas,
-equals signs and spaces. Quotes and non-ASCII text (Thai names) need no escaping. Newlines
-cannot be represented and a value ending in a backslash would escape the separator after it,
-so both are refused. Fields are always floats: InfluxDB rejects a float after an integer in one
-field, and every metric is a float in this platform.
+equals signs and spaces. Quotes and non-ASCII text (Thai names) need no escaping. Line breaks
+cannot be represented, and InfluxDB reads a backslash before an escaped character differently
+in tag values and field keys (a field key of backslash and comma fails to parse), so both are
+refused. Fields are always floats: InfluxDB rejects a float after an integer in one field, and
+every metric is a float in this platform.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ def _check_text(what: str, text: str) -> None:
         raise LineProtocolError(f"{what} is empty")
     if "\n" in text or "\r" in text:
         raise LineProtocolError(f"{what} {text!r} contains a line break")
-    if text.endswith("\\"):
-        raise LineProtocolError(f"{what} {text!r} ends with a backslash")
+    if "\\" in text:
+        raise LineProtocolError(f"{what} {text!r} contains a backslash")
 
 
 def escape_measurement(name: str) -> str:
     """A measurement name as written in a line."""
     _check_text("measurement", name)
+    if name.startswith("#"):  # the line would be read as a comment
+        raise LineProtocolError(f"measurement {name!r} starts with '#'")
     return name.translate(_MEASUREMENT)
 
 

@@ -15,15 +15,14 @@ import threading
 import time
 from types import FrameType
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from citydata.influx import InfluxClient, InfluxError
+from citydata.mqtt import make_client
 from citydata.settings import Settings
 from collector.deadletter import DeadLetterStore
 from collector.decoders import Message
@@ -35,19 +34,6 @@ from collector.writer import Writer
 log = logging.getLogger(__name__)
 _STOP = Message("", b"", 0)
 _LOGGED_PER_INTERVAL = 10  # dead letters logged one per line in each health interval
-
-
-def mqtt_client(settings: Settings, client_id: str) -> tuple[mqtt.Client, str, int]:
-    """A paho client (MQTT 5) configured from `mqtt_url`, with its host and port."""
-    url = urlsplit(settings.mqtt_url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    if url.username:
-        client.username_pw_set(unquote(url.username), unquote(url.password or ""))
-    if url.scheme == "mqtts":
-        client.tls_set()
-    client.reconnect_delay_set(min_delay=1, max_delay=60)
-    host = url.hostname or "localhost"
-    return client, host, url.port or (8883 if url.scheme == "mqtts" else 1883)
 
 
 class Collector:
@@ -67,7 +53,9 @@ class Collector:
         self._stopped = threading.Event()
         self._unknown_seen: set[tuple[str, str]] = set()
         self._logged = 0
-        self.client, self._host, self._port = mqtt_client(settings, settings.mqtt_client_id)
+        self.client, self._host, self._port = make_client(
+            settings.mqtt_url, settings.mqtt_client_id
+        )
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 
+from citydata.mqtt import connect, make_client
 from citydata.settings import Settings
-from collector.service import mqtt_client
 from simulators.fleet import SimSensor
 from simulators.models import model_for
 
@@ -39,10 +39,9 @@ def publish_fleet(
     `stop` is set). Returns how many messages the broker acknowledged."""
     stop = stop or threading.Event()
     rng = random.Random(seed)
-    client, host, port = mqtt_client(settings, f"citydata-sim-{rng.getrandbits(32):08x}")
+    client, host, port = make_client(settings.mqtt_url, f"citydata-sim-{rng.getrandbits(32):08x}")
     client.max_inflight_messages_set(1000)
-    client.connect(host, port, keepalive=settings.mqtt_keepalive_s)
-    client.loop_start()
+    connect(client, host, port)
     sent: list[mqtt.MQTTMessageInfo] = []
     acked = done = 0
     try:

@@ -6,20 +6,15 @@ import time
 import uuid
 from collections.abc import Callable
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from citydata.mqtt import connect, make_client
 
 
 def publish_all(url: str, messages: list[tuple[str, bytes]], qos: int = 1) -> None:
     """Publish every message at `qos` and return once the broker acknowledged them all."""
-    port = int(url.rsplit(":", 1)[1])
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
-    )
+    client, host, port = make_client(url, f"pub-{uuid.uuid4().hex[:8]}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
+    connect(client, host, port)
     try:
         infos = [client.publish(topic, payload, qos=qos) for topic, payload in messages]
         for info in infos:
