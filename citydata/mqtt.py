@@ -13,11 +13,19 @@ class MQTTConnectError(ConnectionError):
     """The broker could not be reached or refused us in time."""
 
 
-def make_client(url: str, client_id: str) -> tuple[mqtt.Client, str, int]:
+def make_client(
+    url: str, client_id: str, *, manual_ack: bool = False
+) -> tuple[mqtt.Client, str, int]:
     """A paho client (MQTT 5) for `url` (mqtt:// or mqtts://, optional user:pass@), with the
-    host and port to connect to. Reconnects back off from 1 s to 60 s."""
+    host and port to connect to. Reconnects back off from 1 s to 60 s. With `manual_ack`, QoS 1
+    messages are acknowledged only by `client.ack(mid, qos)`."""
     parts = urlsplit(url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+        manual_ack=manual_ack,
+    )
     if parts.username:
         client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
     if parts.scheme == "mqtts":

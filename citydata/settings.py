@@ -70,6 +70,21 @@ class Settings(BaseModel):
     collector_flush_interval_s: float = Field(
         0.2, gt=0, le=60, description="Longest a point waits in a batch, seconds."
     )
+    collector_spool_max_bytes: int = Field(
+        1 << 30,
+        ge=1 << 16,
+        description="Most bytes the disk spool holds while InfluxDB is away; when full the "
+        "collector stops acknowledging and the broker holds the messages.",
+    )
+    collector_retry_max_s: float = Field(
+        10.0, gt=0, le=600, description="Longest wait between InfluxDB write retries, seconds."
+    )
+    collector_drain_timeout_s: float = Field(
+        15.0,
+        ge=0,
+        description="At shutdown, how long to keep writing the spool to InfluxDB; "
+        "what is left stays in the spool for the next start.",
+    )
     collector_health_interval_s: float = Field(
         10.0, gt=0, le=3600, description="How often the collector records its health, seconds."
     )

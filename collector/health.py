@@ -20,6 +20,9 @@ class Stats:
     dead_lettered: int = 0  # messages dead-lettered (pipeline thread)
     unknown_fields: int = 0  # metric values dropped for an unknown name (pipeline thread)
     write_errors: int = 0  # failed write attempts (writer thread)
+    rejected: int = 0  # points InfluxDB refused, dead-lettered (writer thread)
+    influx_alarm: int = 0  # 1 while InfluxDB refuses our credentials (writer thread)
+    acked: int = 0  # messages acknowledged to the broker once durable (pipeline thread)
     writes: int = 0
     write_seconds: float = 0.0
     write_max_seconds: float = 0.0
@@ -41,7 +44,7 @@ class HealthReporter:
     _last_writes: int = 0
     _last_seconds: float = 0.0
 
-    def fields(self, stats: Stats, queue_depth: int, pending: int) -> dict[str, float]:
+    def fields(self, stats: Stats, queue_depth: int, spool_bytes: int) -> dict[str, float]:
         writes = stats.writes - self._last_writes
         seconds = stats.write_seconds - self._last_seconds
         self._last_writes, self._last_seconds = stats.writes, stats.write_seconds
@@ -51,9 +54,12 @@ class HealthReporter:
             "written": stats.written,
             "dead_lettered": stats.dead_lettered,
             "unknown_fields": stats.unknown_fields,
+            "acked": stats.acked,
             "write_errors": stats.write_errors,
+            "rejected": stats.rejected,
+            "influx_alarm": stats.influx_alarm,
             "queue_depth": queue_depth,
-            "pending_points": pending,
+            "spool_bytes": spool_bytes,
             "write_latency_ms": round(latency_ms, 3),
             "write_latency_max_ms": round(1000 * stats.write_max_seconds, 3),
             "uptime_s": round(time.monotonic() - stats.started, 1),
