@@ -9,6 +9,7 @@ raises `ConfigError` listing every problem at once, so an operator fixes them in
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -144,6 +145,12 @@ class Settings(BaseModel):
 
 
 _SECRETS = {"influx_token", "influx_password"}
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):[^@/\s]*@")
+
+
+def _redact(value: object) -> object:
+    """A URL's password replaced by ***, so error messages never show it."""
+    return _URL_PASSWORD.sub(r"\1:***@", value) if isinstance(value, str) else value
 
 
 def _from_env(environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
@@ -165,6 +172,9 @@ def _from_file(path: Path, problems: list[str]) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         problems.append(f"{CONFIG_ENV}={path}: cannot read: {exc.strerror}")
+        return {}
+    except UnicodeDecodeError as exc:
+        problems.append(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}")
         return {}
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"{path}: not valid TOML: {exc}")
@@ -194,7 +204,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"])
             shown = f"{ENV_PREFIX}{name.upper()}" if name else "settings"
-            got = "***" if name in _SECRETS else repr(err.get("input"))
+            got = "***" if name in _SECRETS else repr(_redact(err.get("input")))
             problems.append(f"{shown}: {err['msg']} (got {got})")
         settings = None
     if problems:

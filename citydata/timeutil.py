@@ -8,7 +8,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 _RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 # Epoch values at or above this are milliseconds: as seconds it would be the year 5138.
 _MS_FROM = 100_000_000_000

@@ -7,7 +7,7 @@ from typing import Any
 
 from collector import deadletter
 from collector.decoders import DecodeError, Decoder, Message, Problem, all_decoders
-from collector.validate import Validator
+from collector.validate import Checked, Validator
 
 
 @dataclass(slots=True)
@@ -39,7 +39,12 @@ class Pipeline:
             return out
         problems: list[Problem] = []
         for raw in raws:
-            checked = self.validator.check(raw, message.received_ns)
+            try:
+                checked = self.validator.check(raw, message.received_ns)
+            except Exception as exc:  # a validation bug must not lose the message either
+                checked = Checked(
+                    problem=Problem("validator_error", f"{type(exc).__name__}: {exc}")
+                )
             out.unknown.extend((raw.kind, name) for name in checked.unknown)
             if checked.reading is not None:
                 out.lines.append(checked.reading.to_line())

@@ -23,6 +23,14 @@ class Checked:
     unknown: list[str] = field(default_factory=list)
 
 
+def _as_float(value: int | float) -> float:
+    """The value as a float; an integer too large for one becomes infinity (out of bounds)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
+
+
 class Validator:
     """Checks raw readings; the clock is an argument so tests control "now"."""
 
@@ -62,7 +70,7 @@ class Validator:
                 continue  # JSON null: the sensor did not measure this metric this time
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 errors.append(("non_numeric", f"{name}={value!r:.40} is not a number"))
-            elif (why := metric.check(float(value))) is not None:
+            elif (why := metric.check(_as_float(value))) is not None:
                 errors.append(("out_of_bounds", why))
             else:
                 fields[name] = float(value)
