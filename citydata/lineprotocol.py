@@ -11,6 +11,7 @@ every metric is a float in this platform.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Mapping
 
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ "})
@@ -51,6 +52,11 @@ def format_float(value: float) -> str:
     return repr(float(value))
 
 
+# The same few names and sensor ids recur in every batch: escape each once.
+_measurement = lru_cache(maxsize=1024)(escape_measurement)
+_key = lru_cache(maxsize=65536)(escape_key)
+
+
 def encode_point(
     measurement: str,
     tags: Mapping[str, str],
@@ -60,12 +66,8 @@ def encode_point(
     """One line, without its newline. Tags are sorted, as InfluxDB prefers."""
     if not fields:
         raise LineProtocolError("a point needs at least one field")
-    parts = [escape_measurement(measurement)]
-    for key in sorted(tags):
-        parts.append(f",{escape_key(key, 'tag key')}={escape_key(tags[key], 'tag value')}")
-    parts.append(" ")
-    parts.append(
-        ",".join(f"{escape_key(k, 'field key')}={format_float(v)}" for k, v in fields.items())
+    tag_text = "".join(
+        f",{_key(k, 'tag key')}={_key(tags[k], 'tag value')}" for k in sorted(tags)
     )
-    parts.append(f" {int(time_ns)}")
-    return "".join(parts)
+    field_text = ",".join(f"{_key(k, 'field key')}={format_float(v)}" for k, v in fields.items())
+    return f"{_measurement(measurement)}{tag_text} {field_text} {int(time_ns)}"

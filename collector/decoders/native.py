@@ -3,7 +3,7 @@ each `{"ts": <RFC 3339 | epoch s | epoch ms>, "<metric>": <number>, ...}`; `ts` 
 
 from __future__ import annotations
 
-import json
+import orjson
 
 from citydata.timeutil import parse_timestamp
 from collector.decoders import DecodeError, Message, Problem, RawReading
@@ -46,8 +46,8 @@ def _element(item: object, index: int | None, kind: str, sensor_id: str) -> RawR
 def decode(message: Message) -> list[RawReading]:
     kind, sensor_id = split_topic(message.topic)
     try:
-        data = json.loads(message.payload)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        data = orjson.loads(message.payload)
+    except orjson.JSONDecodeError as exc:  # also invalid UTF-8, NaN, and integers over 64 bits
         raise DecodeError("undecodable", f"not JSON: {exc}") from None
     if isinstance(data, list):
         if not data:
