@@ -269,6 +269,19 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def children(pid: int) -> list[int]:
+    """Direct child processes of `pid` (the collector's worker)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Peak RSS of a process plus its children's peaks (an upper bound of their sum's peak)."""
+    return peak_rss_mb(pid) + sum(peak_rss_mb(c) for c in children(pid))
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a live process (all its threads), seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -508,9 +521,10 @@ class Bench:
             started = collector.start()
             try:
                 done = wait_stored(db, collector, n, [base_ns + i for i in tails], self.timeout)
-                rss = peak_rss_mb(collector.pid)
+                rss = tree_rss_mb(collector.pid)
                 cpu = {
                     "consumer": cpu_seconds(collector.pid),
+                    "worker": sum(cpu_seconds(c) for c in children(collector.pid)),
                     "mosquitto": cpu_seconds(mq.pid) - cpu0["mosquitto"],
                     "influxd": cpu_seconds(self.influx.pid) - cpu0["influxd"],
                 }
@@ -543,7 +557,7 @@ class Bench:
                 publisher.start()
                 seen = poll_seen(db, collector, m, base_ns, m / rate + self.timeout)
                 [result] = take(out, 1, self.timeout, "paced publisher", [publisher])
-                rss = peak_rss_mb(collector.pid)
+                rss = tree_rss_mb(collector.pid)
             finally:
                 end_process(publisher)
                 collector.stop()
@@ -709,6 +723,7 @@ def report(
         ),
         ("peak RSS (MB)", f"{bare.rss_mb:.1f}", f"{coll.rss_mb:.1f}"),
         ("CPU s: consumer", f"{bare.cpu['consumer']:.2f}", f"{coll.cpu['consumer']:.2f}"),
+        ("CPU s: collector worker process", "—", f"{coll.cpu.get('worker', 0):.2f}"),
         (
             "CPU s: mosquitto",
             f"{bare.cpu.get('mosquitto', 0):.2f}",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
 from collections.abc import Sequence
 
+from citydata.logs import setup_logging
 from citydata.settings import ConfigError, Settings, load_settings
 
 SETTINGS_HELP = """settings come from CITYDATA_* environment variables and the TOML file named by
@@ -18,23 +18,13 @@ CITYDATA_CONFIG; see the README for each one. The ones shared by every program:
   CITYDATA_DATA_DIR      dead letters, spool, registry (default ./var)"""
 
 
-def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-
-
 def cmd_collector(settings: Settings, args: argparse.Namespace) -> int:
     from collector.service import Collector
 
     if args.check_config:
         print("configuration OK")
         return 0
-    Collector(settings).run()
-    return 0
+    return Collector(settings).run()
 
 
 def cmd_db_init(settings: Settings, args: argparse.Namespace) -> int:
@@ -128,6 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"citydata: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(settings)
+    setup_logging(settings)
     result: int = args.func(settings, args)
     return result

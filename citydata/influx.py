@@ -123,7 +123,10 @@ class InfluxClient:
 
     def write_lines(self, lines: Iterable[str], *, compress: bool = True) -> None:
         """POST line protocol to /write with nanosecond precision, gzip-compressed."""
-        body = "\n".join(lines).encode("utf-8")
+        self.write("\n".join(lines).encode("utf-8"), compress=compress)
+
+    def write(self, body: bytes, *, compress: bool = True) -> None:
+        """POST UTF-8 line protocol (lines joined by newlines) to /write, precision ns."""
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if compress:
             body = gzip.compress(body, compresslevel=1)

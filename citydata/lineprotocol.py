@@ -11,8 +11,8 @@ every metric is a float in this platform.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Mapping
+from functools import lru_cache
 
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ "})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
@@ -66,8 +66,6 @@ def encode_point(
     """One line, without its newline. Tags are sorted, as InfluxDB prefers."""
     if not fields:
         raise LineProtocolError("a point needs at least one field")
-    tag_text = "".join(
-        f",{_key(k, 'tag key')}={_key(tags[k], 'tag value')}" for k in sorted(tags)
-    )
+    tag_text = "".join(f",{_key(k, 'tag key')}={_key(tags[k], 'tag value')}" for k in sorted(tags))
     field_text = ",".join(f"{_key(k, 'field key')}={format_float(v)}" for k, v in fields.items())
     return f"{_measurement(measurement)}{tag_text} {field_text} {int(time_ns)}"

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import struct
 import time
+from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+_PUBACK = struct.Struct("!BBH")  # fixed header 0x40, remaining length 2, packet id
+
+
+def ack_many(client: mqtt.Client, mids: Sequence[int]) -> None:
+    """Acknowledge QoS 1 messages (manual-ack mode), in one write for the lot.
+
+    `client.ack()` queues one packet and wakes the network thread once per message, which
+    costs the collector a tenth of its intake at full rate. Consecutive PUBACK packets are a
+    valid byte stream, so they are queued as one through paho's packet queue; if a paho
+    version lacks it, each message is acknowledged with `ack()`.
+    """
+    queue = getattr(client, "_packet_queue", None)
+    if queue is None:
+        for mid in mids:
+            client.ack(mid, 1)
+        return
+    if mids:
+        packet = b"".join([_PUBACK.pack(mqtt.PUBACK, 2, mid) for mid in mids])
+        queue(mqtt.PUBACK, packet, 0, 1)
 
 
 class MQTTConnectError(ConnectionError):

@@ -69,7 +69,7 @@ class Settings(BaseModel):
         5_000, ge=1, le=100_000, description="Points per InfluxDB write."
     )
     collector_flush_interval_s: float = Field(
-        0.2, gt=0, le=60, description="Longest a point waits in a batch, seconds."
+        0.1, gt=0, le=60, description="Longest a point waits in a batch, seconds."
     )
     collector_spool_max_bytes: int = Field(
         1 << 30,

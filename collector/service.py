@@ -1,24 +1,28 @@
-"""The collector process: MQTT in, pipeline, durable spool, writer out, health every interval.
+"""The collector: MQTT in this process, decoding and storage in a worker process.
 
-Three threads. Paho's network thread only puts messages on a bounded queue. The pipeline
-thread decodes, validates and batches; at each flush it fsyncs dead letters and the batch (to
-the spool), and only then acknowledges the batch's messages to the broker (manual QoS 1
-acks). The writer thread moves batches from the spool to InfluxDB. So every reading is always
-durable somewhere: in the broker's persistent session, in the spool, or in InfluxDB.
+Paho's network thread only appends each message to a deque. A shipper thread sends what has
+arrived to the worker (collector/worker.py) every few milliseconds; the worker decodes,
+validates, batches, fsyncs dead letters and the batch to the spool, and only then answers with
+the batch's message ids, which this process acknowledges to the broker (manual QoS 1 acks).
+The worker's writer moves the spool to InfluxDB. So every reading is always durable somewhere:
+in the broker's persistent session, in the spool, or in InfluxDB.
 
-The queue never makes the network thread wait: the collector asks the broker (MQTT 5 Receive
-Maximum) for no more unacknowledged messages than the queue holds. When the spool is full,
-acknowledgements stop and the broker holds the rest: backpressure, not loss.
+Two processes, because Python runs one thread at a time: the MQTT thread alone is most of what
+one core does at full rate, and decoding and writing beside it would halve the intake. The
+broker is asked (MQTT 5 Receive Maximum) for no more unacknowledged messages than
+`collector_queue_size`, which bounds the deque; when the spool is full, acknowledgements stop
+and the broker holds the rest: backpressure, not loss.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
+import multiprocessing
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
@@ -27,72 +31,37 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from citydata.influx import InfluxClient, InfluxError
-from citydata.mqtt import make_client
+from citydata.mqtt import ack_many, make_client
 from citydata.settings import Settings
-from collector.deadletter import DeadLetterStore
-from collector.decoders import Message
-from collector.health import HealthReporter, Stats
-from collector.pipeline import Pipeline
-from collector.spool import Spool
-from collector.validate import Validator
-from collector.writer import Writer
+from collector import worker
+from collector.health import Stats
 
 log = logging.getLogger(__name__)
-_LOGGED_PER_INTERVAL = 10  # dead letters logged one per line in each health interval
-
-
-@dataclass(slots=True)
-class Inbound:
-    """A received message with what is needed to acknowledge it later."""
-
-    message: Message
-    mid: int
-    qos: int
-    generation: int  # which connection it came on: acks are only valid on that one
-
-
-_STOP = Inbound(Message("", b"", 0), 0, 0, -1)
-
-
-@dataclass
-class Batch:
-    lines: list[str] = field(default_factory=list)
-    dead: list[dict[str, Any]] = field(default_factory=list)
-    acks: list[tuple[int, int]] = field(default_factory=list)  # (mid, generation)
-    messages: int = 0
+_SHIP_EVERY_S = 0.005
 
 
 class Collector:
-    def __init__(self, settings: Settings, influx: InfluxClient | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.influx = influx or InfluxClient.from_settings(settings)
-        self.stats = Stats()
-        self.deadletters = DeadLetterStore(settings.data_dir)
-        self.spool = Spool(settings.data_dir / "spool", settings.collector_spool_max_bytes)
-        self.pipeline = Pipeline(
-            Validator(settings.collector_max_future_s, settings.collector_max_age_s)
-        )
-        # Receive Maximum keeps QoS 1 deliveries within queue_size; the slack is for QoS 0 ones.
-        self.inbox: queue.Queue[Inbound] = queue.Queue(2 * settings.collector_queue_size)
-        self.writer = Writer(
-            self.influx,
-            self.spool,
-            self.stats,
-            self.deadletters,
-            settings.collector_batch_size,
-            settings.collector_retry_max_s,
-        )
-        self.health = HealthReporter(settings.mqtt_client_id)
+        self.stats = Stats()  # received here; the rest as last reported by the worker
         self.connected = threading.Event()
+        self.failed = threading.Event()  # the worker died: the process must exit
+        self.ready = threading.Event()  # the worker has opened the spool and is taking messages
+        self._inbox: collections.deque[worker.Item] = collections.deque()
         self._generation = 0
         self._closing = False
         self._attempts = 0
-        self._worker = threading.Thread(target=self._run_pipeline, name="pipeline", daemon=True)
         self._stopped = threading.Event()
-        self._unknown_seen: set[tuple[str, str]] = set()
-        self._logged = 0
-        self._backpressure = False
+        self._worker_done = threading.Event()
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._child_conn: Connection | None = child
+        self._process = ctx.Process(
+            target=worker.main, args=(settings, child), name="collector-worker", daemon=True
+        )
+        self._send_lock = threading.Lock()
+        self._shipper = threading.Thread(target=self._ship, name="shipper", daemon=True)
+        self._acker = threading.Thread(target=self._ack, name="acker", daemon=True)
         self.client, self._host, self._port = make_client(
             settings.mqtt_url, settings.mqtt_client_id, manual_ack=True
         )
@@ -107,8 +76,9 @@ class Collector:
         if self._closing:  # not acknowledged: the broker delivers it again next session
             return
         self.stats.received += 1
-        message = Message(msg.topic, bytes(msg.payload), time.time_ns())
-        self.inbox.put(Inbound(message, msg.mid, msg.qos, self._generation))
+        self._inbox.append(
+            (msg.topic, bytes(msg.payload), time.time_ns(), msg.mid, msg.qos, self._generation)
+        )
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
@@ -144,116 +114,60 @@ class Collector:
         if not self._stopped.is_set():
             log.warning("disconnected from MQTT broker: %s; reconnecting", reason)
 
-    # --- pipeline thread ---------------------------------------------------------------------
+    # --- to and from the worker --------------------------------------------------------------
 
-    def _run_pipeline(self) -> None:
-        interval = self.settings.collector_flush_interval_s
-        batch = Batch()
-        flush_at = float("inf")
-        next_health = time.monotonic() + self.settings.collector_health_interval_s
-        while True:
-            timeout = max(0.0, min(flush_at, next_health) - time.monotonic())
+    def _ship(self) -> None:
+        """Send what has arrived to the worker, a list at a time."""
+        inbox = self._inbox
+        while not self._stopped.is_set():
+            n = len(inbox)
+            if not n:
+                time.sleep(_SHIP_EVERY_S)
+                continue
+            items = [inbox.popleft() for _ in range(n)]
             try:
-                item: Inbound | None = self.inbox.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                break
-            if item is not None:
-                if not batch.messages:
-                    flush_at = time.monotonic() + interval
-                self._process(item, batch)
-            now = time.monotonic()
-            if batch.messages and (
-                len(batch.lines) >= self.settings.collector_batch_size or now >= flush_at
-            ):
-                self._flush(batch)
-                batch, flush_at = Batch(), float("inf")
-            if now >= next_health:
-                self._record_health()
-                next_health = now + self.settings.collector_health_interval_s
-        self._flush(batch)
+                with self._send_lock:
+                    self._conn.send(("msgs", items, len(inbox)))
+            except OSError:
+                return  # the worker is gone; the acker notices and fails the collector
+            if n < 1000:
+                time.sleep(_SHIP_EVERY_S)
 
-    def _process(self, item: Inbound, batch: Batch) -> None:
-        message = item.message
-        result = self.pipeline.process(message)
-        batch.messages += 1
-        batch.lines.extend(result.lines)
-        if item.qos > 0:
-            batch.acks.append((item.mid, item.generation))
-        if result.unknown:
-            self.stats.unknown_fields += len(result.unknown)
-            for key in set(result.unknown) - self._unknown_seen:
-                self._unknown_seen.add(key)
-                log.warning(
-                    "dropping unknown %s metric %r (first seen on %s); check the sensor's field "
-                    "names",
-                    key[0],
-                    key[1],
-                    message.topic,
-                )
-        if result.dead is not None:
-            self.stats.dead_lettered += 1
-            batch.dead.append(result.dead)
-            if self._logged < _LOGGED_PER_INTERVAL:
-                self._logged += 1
-                log.warning(
-                    "dead-lettered %s: %s; payload %.120r",
-                    message.topic,
-                    "; ".join(result.dead["errors"]),
-                    message.payload,
-                )
-
-    def _flush(self, batch: Batch) -> None:
-        """Make the batch durable, then acknowledge its messages."""
-        self.deadletters.add(batch.dead)
-        if batch.lines and not self._spool(batch.lines):
-            return  # stopping while the spool is full: unacknowledged, the broker keeps them
-        for mid, generation in batch.acks:
-            if generation == self._generation:  # a stale ack would confirm another message
-                self.client.ack(mid, 1)
-        self.stats.acked += len(batch.acks)
-
-    def _spool(self, lines: list[str]) -> bool:
-        while not self.spool.append(lines, timeout=1.0):
-            if not self._backpressure:
-                self._backpressure = True
-                log.warning(
-                    "spool full (%d bytes): not acknowledging; the broker holds new messages",
-                    self.spool.pending_bytes,
-                )
-            if self._closing:
-                return False
-        if self._backpressure:
-            self._backpressure = False
-            log.info("spool has room again; acknowledging")
-        return True
-
-    def _record_health(self) -> None:
-        fields = self.health.fields(self.stats, self.inbox.qsize(), self.spool.pending_bytes)
-        suppressed = self.stats.dead_lettered and self._logged >= _LOGGED_PER_INTERVAL
-        self._logged = 0
-        log.info(
-            "health: %s%s",
-            HealthReporter.log_text(fields),
-            " (some dead letters not logged)" if suppressed else "",
-        )
-        # Not when the spool is full: health must never hold up readings.
-        self.spool.append([self.health.line(fields, time.time_ns())], timeout=0)
+    def _ack(self) -> None:
+        """Acknowledge to the broker what the worker made durable."""
+        while True:
+            try:
+                kind, acks, stats = self._conn.recv()
+            except (EOFError, OSError):
+                if not self._worker_done.is_set():
+                    log.critical("collector worker process died; stopping")
+                    self.failed.set()
+                return
+            if acks:
+                generation = self._generation  # a stale ack would confirm another message
+                ack_many(self.client, [mid for mid, gen in acks if gen == generation])
+            if stats:
+                received = self.stats.received
+                for name, value in stats.items():
+                    setattr(self.stats, name, value)
+                self.stats.received = received
+            if kind == "ready":
+                self.ready.set()
+            elif kind == "stopped":
+                self._worker_done.set()
+                return
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Create the database if needed, start the threads, connect (retrying forever)."""
-        try:
-            self.influx.create_database()
-        except InfluxError as exc:  # the writer retries; do not refuse to start ingesting
-            log.warning("cannot create database %s yet: %s", self.influx.database, exc)
-        pending = self.spool.pending_bytes
-        if pending:
-            log.info("spool holds %d bytes from before; writing them first", pending)
-        self.writer.start()
-        self._worker.start()
+        """Start the worker and connect (retrying forever). Messages that arrive while the
+        worker is still starting wait in the pipe and the deque (at most Receive Maximum)."""
+        self._process.start()
+        assert self._child_conn is not None
+        self._child_conn.close()  # the worker holds it; EOF reaches us if the worker dies
+        self._child_conn = None
+        self._acker.start()
+        self._shipper.start()
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.settings.mqtt_session_expiry_s
         props.ReceiveMaximum = min(self.settings.collector_queue_size, 65535)
@@ -266,27 +180,37 @@ class Collector:
         )
         self.client.loop_start()
         log.info(
-            "collector %s started: %s → InfluxDB %s/%s",
+            "collector %s started (worker pid %s): %s → InfluxDB %s/%s",
             self.settings.mqtt_client_id,
+            self._process.pid,
             self.settings.mqtt_url,
             self.settings.influx_url,
             self.settings.influx_db,
         )
 
     def stop(self) -> None:
-        """Stop taking messages, make everything received durable and acknowledge it, then
-        write the spool to InfluxDB for up to `collector_drain_timeout_s`."""
+        """Stop taking messages, have everything received made durable and acknowledge it,
+        then let the worker write the spool for up to `collector_drain_timeout_s`."""
         if self._stopped.is_set():
             return
         self._closing = True
-        self.inbox.put(_STOP)
-        self._worker.join()
-        self._record_health()
         self._stopped.set()
+        self._shipper.join()
+        try:
+            with self._send_lock:
+                items = [self._inbox.popleft() for _ in range(len(self._inbox))]
+                self._conn.send(("msgs", items, 0))
+                self._conn.send(("stop", None, 0))
+        except OSError:
+            pass  # the worker is gone: nothing was acknowledged, the broker keeps it all
+        self._acker.join()
         self.client.disconnect()  # queued acknowledgements go out before the DISCONNECT
         self.client.loop_stop()
-        self.writer.stop(self.settings.collector_drain_timeout_s)
-        self.spool.close()
+        self._process.join(self.settings.collector_drain_timeout_s + 30)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._conn.close()
         log.info(
             "collector stopped: received=%d acked=%d written=%d dead_lettered=%d",
             self.stats.received,
@@ -294,10 +218,9 @@ class Collector:
             self.stats.written,
             self.stats.dead_lettered,
         )
-        self.influx.close()
 
-    def run(self) -> None:
-        """Run until SIGTERM or SIGINT, then stop cleanly."""
+    def run(self) -> int:
+        """Run until SIGTERM or SIGINT (exit 0), or until the worker dies (exit 1)."""
         done = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -307,5 +230,9 @@ class Collector:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         self.start()
-        done.wait()
+        while not done.wait(0.5):
+            if self.failed.is_set():
+                self.stop()
+                return 1
         self.stop()
+        return 0

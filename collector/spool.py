@@ -152,13 +152,14 @@ class Spool:
 
     # --- reading -------------------------------------------------------------------------
 
-    def read(self, max_lines: int, timeout: float | None = None) -> tuple[Position, list[str]]:
-        """The next records from the cursor, coalesced up to about `max_lines` lines, and the
-        position after them; waits up to `timeout` for one. Empty list: nothing to read."""
+    def read(self, max_lines: int, timeout: float | None = None) -> tuple[Position, list[bytes]]:
+        """The next records' lines (UTF-8 line protocol, as stored) from the cursor, whole
+        records up to about `max_lines` lines, and the position after them; waits up to
+        `timeout` for one. Empty list: nothing to read."""
         with self._cond:
             self._cond.wait_for(lambda: self._pending() > 0, timeout)
             pos = self._cursor
-            lines: list[str] = []
+            lines: list[bytes] = []
             while len(lines) < max_lines:
                 while (
                     pos.offset >= self._sizes.get(pos.segment, 0) and pos.segment + 1 in self._sizes
@@ -167,7 +168,7 @@ class Spool:
                 if pos.offset >= self._sizes.get(pos.segment, 0):
                     break
                 payload, pos = self._read_record(pos)
-                lines.extend(payload.decode("utf-8").split("\n"))
+                lines.extend(payload.split(b"\n"))
             return pos, lines
 
     def _read_record(self, pos: Position) -> tuple[bytes, Position]:

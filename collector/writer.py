@@ -25,7 +25,7 @@ from collector.health import MEASUREMENT, Stats
 from collector.spool import Spool
 
 log = logging.getLogger(__name__)
-_HEALTH_PREFIX = MEASUREMENT + ","
+_HEALTH_PREFIX = MEASUREMENT.encode() + b","
 
 
 class Writer(threading.Thread):
@@ -71,13 +71,13 @@ class Writer(threading.Thread):
             self._abort.set()
             self.join()
 
-    def _store(self, lines: list[str]) -> bool:
+    def _store(self, lines: list[bytes]) -> bool:
         """Store `lines` (or dead-letter what InfluxDB refuses); False if aborted first."""
         delay = 0.5
         while True:
             started = time.perf_counter()
             try:
-                self.client.write_lines(lines)
+                self.client.write(b"\n".join(lines))
                 readings = sum(not line.startswith(_HEALTH_PREFIX) for line in lines)
                 self.stats.record_write(readings, time.perf_counter() - started)
                 self.stats.influx_alarm = 0
@@ -103,15 +103,13 @@ class Writer(threading.Thread):
                 return False
             delay = min(delay * 2, self.retry_max_s)
 
-    def _split(self, lines: list[str], exc: InfluxWriteError) -> bool:
+    def _split(self, lines: list[bytes], exc: InfluxWriteError) -> bool:
         if len(lines) == 1:
             if exc.status == 413:
                 problem = Problem("influx_rejected", "a single point is larger than InfluxDB takes")
             else:
                 problem = Problem("influx_rejected", f"HTTP {exc.status}: {exc.body.strip()[:300]}")
-            self.deadletters.add(
-                [record(Message("", lines[0].encode(), time.time_ns()), [problem])]
-            )
+            self.deadletters.add([record(Message("", lines[0], time.time_ns()), [problem])])
             self.stats.rejected += 1
             log.error("InfluxDB refused a point (dead-lettered): %s", exc)
             return True

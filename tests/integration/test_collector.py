@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from citydata.influx import InfluxClient
+from citydata.settings import Settings
 from collector.deadletter import DeadLetterStore
 from collector.service import Collector
 from tests.helpers import publish_all, wait_for
@@ -151,3 +152,34 @@ def test_readings_without_time_get_the_receive_time(
     (row,) = influx.records('SELECT * FROM "water"')
     assert before <= row["time"] <= time.time_ns()
     assert row["level"] == 1.5 and row["sensor_id"] == "w1"
+
+
+def test_acknowledgements_reach_the_broker(settings: Settings, influx: InfluxClient) -> None:
+    """With Receive Maximum 100 the broker sends 100 messages and waits for acknowledgements:
+    2,000 messages only get through if the batched PUBACKs arrive. A second run of the same
+    session then receives nothing again: everything was acknowledged."""
+    settings = settings.model_copy(update={"collector_queue_size": 100})
+    base_ms = (int(time.time()) - 600) * 1000
+    messages = [
+        (f"sensors/air/a{i % 7}", f'{{"ts": {base_ms + i}, "pm25": 1}}'.encode())
+        for i in range(2000)
+    ]
+    first = Collector(settings)
+    first.start()
+    try:
+        assert first.connected.wait(10)
+        time.sleep(0.3)
+        publish_all(settings.mqtt_url, messages)
+        wait_for(lambda: first.stats.written == 2000, what="2,000 readings written")
+    finally:
+        first.stop()
+    second = Collector(settings)
+    second.start()
+    try:
+        assert second.connected.wait(10)
+        time.sleep(1.0)
+        assert second.stats.received == 0
+    finally:
+        second.stop()
+    (row,) = influx.records('SELECT count("pm25") FROM "air"')
+    assert row["count"] == 2000

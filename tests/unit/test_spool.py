@@ -31,6 +31,11 @@ def lines(start: int, n: int) -> list[str]:
     return [f"m v={i}.0 {i}" for i in range(start, start + n)]
 
 
+def stored(start: int, n: int) -> list[bytes]:
+    """`lines(start, n)` as the spool gives them back."""
+    return [line.encode() for line in lines(start, n)]
+
+
 def test_batches_come_back_in_order_and_commit_frees_them(
     make_spool: MakeSpool, tmp_path: Path
 ) -> None:
@@ -38,7 +43,7 @@ def test_batches_come_back_in_order_and_commit_frees_them(
     spool.append(lines(0, 3))
     spool.append(lines(3, 2))
     pos, got = spool.read(max_lines=100, timeout=0)
-    assert got == lines(0, 5)  # coalesced, in order
+    assert got == stored(0, 5)  # coalesced, in order
     assert spool.pending_bytes > 0
     spool.commit(pos)
     assert spool.pending_bytes == 0
@@ -52,9 +57,9 @@ def test_read_coalesces_whole_records_up_to_max_lines(
     for i in range(5):
         spool.append(lines(i * 10, 10))
     pos, got = spool.read(max_lines=25, timeout=0)
-    assert got == lines(0, 30)  # records are never cut: 3 records reach 25
+    assert got == stored(0, 30)  # records are never cut: 3 records reach 25
     spool.commit(pos)
-    assert spool.read(max_lines=100, timeout=0)[1] == lines(30, 20)
+    assert spool.read(max_lines=100, timeout=0)[1] == stored(30, 20)
 
 
 def test_reopened_spool_resumes_at_the_cursor(make_spool: MakeSpool) -> None:
@@ -65,7 +70,7 @@ def test_reopened_spool_resumes_at_the_cursor(make_spool: MakeSpool) -> None:
     spool.commit(pos)
     spool.close()
     again = make_spool()
-    assert again.read(100, timeout=0)[1] == lines(2, 2)
+    assert again.read(100, timeout=0)[1] == stored(2, 2)
 
 
 def test_a_torn_record_is_cut_off_at_open(make_spool: MakeSpool, tmp_path: Path) -> None:
@@ -76,9 +81,9 @@ def test_a_torn_record_is_cut_off_at_open(make_spool: MakeSpool, tmp_path: Path)
     with open(segment, "ab") as f:
         f.write(b"\x40\x00\x00\x00\x01\x02\x03\x04partial")  # a crash mid-append
     again = make_spool()
-    assert again.read(100, timeout=0)[1] == lines(0, 2)
+    assert again.read(100, timeout=0)[1] == stored(0, 2)
     again.append(lines(2, 1))  # appending after the cut works
-    assert again.read(100, timeout=0)[1] == lines(0, 3)
+    assert again.read(100, timeout=0)[1] == stored(0, 3)
 
 
 def test_full_spool_refuses_until_the_reader_commits(make_spool: MakeSpool) -> None:
@@ -97,7 +102,7 @@ def test_full_spool_refuses_until_the_reader_commits(make_spool: MakeSpool) -> N
     spool.commit(pos)
     thread.join(10)
     assert done.is_set()
-    assert spool.read(100, timeout=0)[1] == lines(5, 5)
+    assert spool.read(100, timeout=0)[1] == stored(5, 5)
 
 
 def test_segments_roll_over_and_finished_ones_are_deleted(
@@ -108,11 +113,11 @@ def test_segments_roll_over_and_finished_ones_are_deleted(
         spool.append(lines(i * 3, 3))  # 37 bytes each: three fill a 100-byte segment
     assert len(list(tmp_path.glob("*.seg"))) == 2
     pos, got = spool.read(max_lines=1000, timeout=0)
-    assert got == lines(0, 18)
+    assert got == stored(0, 18)
     spool.commit(pos)
     assert len(list(tmp_path.glob("*.seg"))) == 1  # only the one being appended to
     spool.append(lines(18, 1))
-    assert spool.read(10, timeout=0)[1] == lines(18, 1)
+    assert spool.read(10, timeout=0)[1] == stored(18, 1)
 
 
 def test_reader_waits_for_an_append(make_spool: MakeSpool) -> None:
@@ -121,4 +126,4 @@ def test_reader_waits_for_an_append(make_spool: MakeSpool) -> None:
     timer.start()
     _, got = spool.read(10, timeout=10)
     timer.join()
-    assert got == lines(0, 1)
+    assert got == stored(0, 1)

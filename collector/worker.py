@@ -1,0 +1,209 @@
+"""The collector's worker process: pipeline, dead letters, spool, writer and health.
+
+It runs in a process of its own so that decoding, validation and writing do not compete for
+the interpreter lock with the MQTT network thread in the main process. The two talk over a
+pipe:
+
+    main → worker   ("msgs", [(topic, payload, received_ns, mid, qos, generation), ...], depth)
+                    ("stop", None)
+    worker → main   ("ready", None)
+                    ("acks", [(mid, generation), ...], stats)   once those messages are durable
+                    ("stats", None, stats)                      every flush interval when idle
+                    ("stopped", None, stats)
+
+A batch is acknowledged only after its dead letters and its lines are fsynced (the spool); the
+writer thread then moves the spool to InfluxDB.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from citydata.influx import InfluxClient, InfluxError
+from citydata.logs import setup_logging
+from citydata.settings import Settings
+from collector.deadletter import DeadLetterStore
+from collector.decoders import Message
+from collector.health import HealthReporter, Stats
+from collector.pipeline import Pipeline
+from collector.spool import Spool
+from collector.validate import Validator
+from collector.writer import Writer
+
+log = logging.getLogger("collector.worker")
+_LOGGED_PER_INTERVAL = 10  # dead letters logged one per line in each health interval
+
+Item = tuple[str, bytes, int, int, int, int]  # topic, payload, received_ns, mid, qos, generation
+
+
+@dataclass
+class Batch:
+    lines: list[str] = field(default_factory=list)
+    dead: list[dict[str, Any]] = field(default_factory=list)
+    acks: list[tuple[int, int]] = field(default_factory=list)  # (mid, generation)
+    messages: int = 0
+
+
+class Worker:
+    def __init__(self, settings: Settings, conn: Connection) -> None:
+        self.settings = settings
+        self.conn = conn
+        self.stats = Stats()
+        self.influx = InfluxClient.from_settings(settings)
+        self.deadletters = DeadLetterStore(settings.data_dir)
+        self.spool = Spool(settings.data_dir / "spool", settings.collector_spool_max_bytes)
+        self.pipeline = Pipeline(
+            Validator(settings.collector_max_future_s, settings.collector_max_age_s)
+        )
+        self.writer = Writer(
+            self.influx,
+            self.spool,
+            self.stats,
+            self.deadletters,
+            settings.collector_batch_size,
+            settings.collector_retry_max_s,
+        )
+        self.health = HealthReporter(settings.mqtt_client_id)
+        self.queue_depth = 0
+        self._unknown_seen: set[tuple[str, str]] = set()
+        self._logged = 0
+        self._backpressure = False
+        self._stopping = False
+
+    def snapshot(self) -> dict[str, float]:
+        return {f.name: getattr(self.stats, f.name) for f in dataclasses.fields(Stats)}
+
+    def run(self) -> None:
+        try:
+            self.influx.create_database()
+        except InfluxError as exc:  # the writer retries; do not refuse to start ingesting
+            log.warning("cannot create database %s yet: %s", self.influx.database, exc)
+        pending = self.spool.pending_bytes
+        if pending:
+            log.info("spool holds %d bytes from before; writing them first", pending)
+        self.writer.start()
+        self.conn.send(("ready", None, None))
+        try:
+            self._loop()
+            self.writer.stop(self.settings.collector_drain_timeout_s)
+        except (EOFError, OSError):  # the main process is gone: keep what is durable, stop
+            log.error("collector main process went away; stopping the worker")
+            self.writer.stop(0)
+            return
+        finally:
+            self.spool.close()
+            self.influx.close()
+        self.conn.send(("stopped", None, self.snapshot()))
+
+    def _loop(self) -> None:
+        interval = self.settings.collector_flush_interval_s
+        size = self.settings.collector_batch_size
+        batch = Batch()
+        flush_at = time.monotonic() + interval
+        next_health = time.monotonic() + self.settings.collector_health_interval_s
+        while True:
+            timeout = max(0.0, min(flush_at, next_health) - time.monotonic())
+            if self.conn.poll(timeout):
+                kind, items, depth = self.conn.recv()
+                if kind == "stop":
+                    break
+                self.queue_depth = depth
+                for item in items:
+                    self._process(item, batch)
+            now = time.monotonic()
+            if len(batch.lines) >= size or now >= flush_at:
+                if batch.messages:
+                    self._flush(batch)
+                    batch = Batch()
+                else:
+                    self.conn.send(("stats", None, self.snapshot()))
+                flush_at = now + interval
+            if now >= next_health:
+                self._record_health()
+                next_health = now + self.settings.collector_health_interval_s
+        self._stopping = True
+        self._flush(batch)
+        self._record_health()
+
+    def _process(self, item: Item, batch: Batch) -> None:
+        topic, payload, received_ns, mid, qos, generation = item
+        message = Message(topic, payload, received_ns)
+        self.stats.received += 1
+        result = self.pipeline.process(message)
+        batch.messages += 1
+        batch.lines.extend(result.lines)
+        if qos > 0:
+            batch.acks.append((mid, generation))
+        if result.unknown:
+            self.stats.unknown_fields += len(result.unknown)
+            for key in set(result.unknown) - self._unknown_seen:
+                self._unknown_seen.add(key)
+                log.warning(
+                    "dropping unknown %s metric %r (first seen on %s); check the sensor's field "
+                    "names",
+                    key[0],
+                    key[1],
+                    topic,
+                )
+        if result.dead is not None:
+            self.stats.dead_lettered += 1
+            batch.dead.append(result.dead)
+            if self._logged < _LOGGED_PER_INTERVAL:
+                self._logged += 1
+                log.warning(
+                    "dead-lettered %s: %s; payload %.120r",
+                    topic,
+                    "; ".join(result.dead["errors"]),
+                    payload,
+                )
+
+    def _flush(self, batch: Batch) -> None:
+        """Make the batch durable, then have its messages acknowledged."""
+        self.deadletters.add(batch.dead)
+        if batch.lines and not self._spool(batch.lines):
+            return  # stopping while the spool is full: unacknowledged, the broker keeps them
+        self.stats.acked += len(batch.acks)
+        self.conn.send(("acks", batch.acks, self.snapshot()))
+
+    def _spool(self, lines: list[str]) -> bool:
+        while not self.spool.append(lines, timeout=1.0):
+            if not self._backpressure:
+                self._backpressure = True
+                log.warning(
+                    "spool full (%d bytes): not acknowledging; the broker holds new messages",
+                    self.spool.pending_bytes,
+                )
+            if self._stopping:
+                return False
+            self.conn.send(("stats", None, self.snapshot()))
+        if self._backpressure:
+            self._backpressure = False
+            log.info("spool has room again; acknowledging")
+        return True
+
+    def _record_health(self) -> None:
+        fields = self.health.fields(self.stats, self.queue_depth, self.spool.pending_bytes)
+        suppressed = self.stats.dead_lettered and self._logged >= _LOGGED_PER_INTERVAL
+        self._logged = 0
+        log.info(
+            "health: %s%s",
+            HealthReporter.log_text(fields),
+            " (some dead letters not logged)" if suppressed else "",
+        )
+        # Not when the spool is full: health must never hold up readings.
+        self.spool.append([self.health.line(fields, time.time_ns())], timeout=0)
+
+
+def main(settings: Settings, conn: Connection) -> None:
+    """Entry point of the worker process. Signals are the main process's to handle: it tells
+    the worker to stop once everything received is durable (Ctrl-C reaches the whole group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    setup_logging(settings)
+    Worker(settings, conn).run()
