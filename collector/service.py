@@ -159,6 +159,10 @@ class Collector:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def worker_pid(self) -> int | None:
+        return self._process.pid
+
     def start(self) -> None:
         """Start the worker and connect (retrying forever). Messages that arrive while the
         worker is still starting wait in the pipe and the deque (at most Receive Maximum)."""

@@ -14,11 +14,13 @@ The size is bounded: `append` waits while the unread bytes exceed `max_bytes` (b
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import struct
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,10 @@ from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 _HEADER = struct.Struct("<II")
+
+
+class SpoolBusy(RuntimeError):
+    """Another process holds the spool."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -37,9 +43,16 @@ class Position:
 class Spool:
     """One appending thread and one reading thread may use a spool at the same time."""
 
-    def __init__(self, directory: Path, max_bytes: int, segment_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        max_bytes: int,
+        segment_bytes: int = 16 << 20,
+        lock_timeout: float = 30.0,
+    ) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = self._lock(lock_timeout)
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self._cond = threading.Condition()
@@ -55,6 +68,21 @@ class Spool:
         self._warned = False
 
     # --- state ---------------------------------------------------------------------------
+
+    def _lock(self, timeout: float) -> BinaryIO:
+        """Hold the spool's lock file, so two collectors never share one spool (a worker
+        orphaned by a killed collector lets go within moments; wait for it)."""
+        f = open(self.dir / "lock", "ab")  # noqa: SIM115
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return f
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    f.close()
+                    raise SpoolBusy(f"{self.dir} is in use by another collector") from None
+                time.sleep(0.1)
 
     def _load_cursor(self) -> Position:
         try:
@@ -198,6 +226,8 @@ class Spool:
 
     def close(self) -> None:
         with self._cond:
+            if not self._lock_file.closed:
+                self._lock_file.close()  # releases the lock
             if self._out is not None:
                 self._out.close()
                 self._out = None

@@ -4,7 +4,9 @@ the invalid messages dead-lettered with the right reasons."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -183,3 +185,35 @@ def test_acknowledgements_reach_the_broker(settings: Settings, influx: InfluxCli
         second.stop()
     (row,) = influx.records('SELECT count("pm25") FROM "air"')
     assert row["count"] == 2000
+
+
+def test_a_dead_worker_fails_the_collector_and_loses_nothing(
+    settings: Settings, influx: InfluxClient
+) -> None:
+    """If the worker process dies, the collector says so (run() exits 1); the messages it had
+    not acknowledged come again to the next collector."""
+    base_ms = (int(time.time()) - 600) * 1000
+    first = Collector(settings)
+    first.start()
+    try:
+        assert first.connected.wait(10)
+        wait_for(first.ready.is_set, what="worker ready")
+        time.sleep(0.3)
+        assert first.worker_pid is not None
+        os.kill(first.worker_pid, signal.SIGKILL)
+        wait_for(first.failed.is_set, timeout=10, what="the collector to notice")
+        publish_all(
+            settings.mqtt_url,
+            [
+                (f"sensors/air/d{i}", f'{{"ts": {base_ms + i}, "pm25": 2}}'.encode())
+                for i in range(50)
+            ],
+        )
+    finally:
+        first.stop()
+    second = Collector(settings)
+    second.start()
+    try:
+        wait_for(lambda: second.stats.written == 50, what="the 50 readings after restart")
+    finally:
+        second.stop()

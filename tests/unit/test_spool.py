@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.spool import Spool
+from collector.spool import Spool, SpoolBusy
 
 MakeSpool = Callable[..., Spool]
 
@@ -18,7 +18,7 @@ def make_spool(tmp_path: Path) -> Iterator[MakeSpool]:
     """Opens spools on tmp_path (keyword arguments as Spool's) and closes them all after."""
     opened: list[Spool] = []
 
-    def make(max_bytes: int = 1 << 20, **kw: int) -> Spool:
+    def make(max_bytes: int = 1 << 20, **kw: float) -> Spool:
         opened.append(Spool(tmp_path, max_bytes=max_bytes, **kw))
         return opened[-1]
 
@@ -127,3 +127,12 @@ def test_reader_waits_for_an_append(make_spool: MakeSpool) -> None:
     _, got = spool.read(10, timeout=10)
     timer.join()
     assert got == stored(0, 1)
+
+
+def test_a_second_spool_on_the_same_directory_waits_then_refuses(make_spool: MakeSpool) -> None:
+    first = make_spool()
+    with pytest.raises(SpoolBusy):
+        make_spool(lock_timeout=0.2)
+    first.close()
+    second = make_spool(lock_timeout=0.2)  # free once the first one is closed
+    assert second.read(10, timeout=0)[1] == []
