@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector import deadletter
-from collector.decoders import DecodeError, Decoder, Message, Problem, all_decoders
+from collector.decoders import (
+    NATIVE,
+    DecodeError,
+    Decoder,
+    Message,
+    Problem,
+    Route,
+    all_decoders,
+)
 from collector.validate import Checked, Validator
 
 
@@ -22,14 +30,15 @@ class Processed:
 class Pipeline:
     """Turns messages into stored lines or dead letters; never raises for a bad message."""
 
-    def __init__(self, validator: Validator, fmt: str = "native") -> None:
+    def __init__(self, validator: Validator, route: Route = NATIVE) -> None:
         self.validator = validator
-        self.decode: Decoder = all_decoders()[fmt]
+        self.route = route
+        self.decode: Decoder = all_decoders()[route.format]
 
     def process(self, message: Message) -> Processed:
         out = Processed()
         try:
-            raws = self.decode(message)
+            raws = self.decode(message, self.route)
         except DecodeError as exc:
             out.dead = deadletter.record(message, [exc.problem])
             return out

@@ -1,9 +1,12 @@
-"""Payload decoders by format name: each module here defines `FORMAT` and `decode(message)`.
+"""Payload decoders by format name: each module here defines `FORMAT` and
+`decode(message, route)`.
 
 A decoder turns one MQTT message into raw readings, leniently: it finds sensor id, kind, time
-and values, and leaves judging them to validation. A problem with the whole message raises
-`DecodeError`; a problem with one element of a batch is carried on that element (`problem`) so
-the rest of the message is still stored.
+and values (numbers sent as strings become numbers; unknown keys are kept for validation to
+report), and leaves judging them to validation. The route that matched the topic says which
+kind to assume when the payload does not tell, and the time zone of device clocks that send
+no zone. A problem with the whole message raises `DecodeError`; a problem with one element of
+a batch is carried on that element (`problem`) so the rest of the message is still stored.
 """
 
 from __future__ import annotations
@@ -22,6 +25,28 @@ class Message:
     topic: str
     payload: bytes
     received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How messages on topics matching `topic` (an MQTT filter) are read and stored.
+
+    `kind` is the sensor kind when the payload does not name one; `fields` renames device
+    field names to metric names (`{"pm2_5": "pm25"}`) and `scale` multiplies a metric by a
+    factor after renaming (unit conversion); `timezone` is the zone of device clocks that send
+    local time without a zone; `auto_register` registers unknown sensors as pending.
+    """
+
+    topic: str = "sensors/#"
+    format: str = "native"
+    kind: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    scale: dict[str, float] = field(default_factory=dict)
+    timezone: str = "Asia/Bangkok"
+    auto_register: bool = False
+
+
+NATIVE = Route()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +79,7 @@ class DecodeError(ValueError):
         super().__init__(str(self.problem))
 
 
-Decoder = Callable[[Message], list[RawReading]]
+Decoder = Callable[[Message, Route], list[RawReading]]
 
 
 @cache

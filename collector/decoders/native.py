@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 
 from citydata.timeutil import parse_timestamp
-from collector.decoders import DecodeError, Message, Problem, RawReading
+from collector.decoders import DecodeError, Message, Problem, RawReading, Route
 
 FORMAT = "native"
 
@@ -43,8 +43,9 @@ def _element(item: object, index: int | None, kind: str, sensor_id: str) -> RawR
     return RawReading(sensor_id, kind, time_ns, values)
 
 
-def decode(message: Message) -> list[RawReading]:
+def decode(message: Message, route: Route) -> list[RawReading]:
     kind, sensor_id = split_topic(message.topic)
+    kind = route.kind or kind
     try:
         data = orjson.loads(message.payload)
     except orjson.JSONDecodeError as exc:  # also invalid UTF-8, NaN, and integers over 64 bits

@@ -9,6 +9,7 @@ Each decoder has a folder `tests/data/decoders/<format>/` of `<case>.json` files
       "payload_text": "<raw text>",                 sent as is (for invalid JSON), or
       "payload_base64": "<base64>",                 sent as these bytes (for invalid UTF-8)
       "received_ns": 1700000000000000000,
+      "route": {"kind": "air", "timezone": "Asia/Bangkok"},   optional: Route fields
       "expect": [                                   the readings, in order, or
         {"sensor_id": ..., "kind": ..., "time_ns": <int | null>, "values": {...},
          "problem": <null | reason code>, "detail_contains": "<text>" (optional)}
@@ -26,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from collector.decoders import DecodeError, Message, RawReading, all_decoders
+from collector.decoders import DecodeError, Message, RawReading, Route, all_decoders
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "decoders"
 _PAYLOAD_KEYS = ("payload", "payload_text", "payload_base64")
@@ -75,13 +76,14 @@ def test_decoder_case(fmt: str, path: Path) -> None:
     assert ("expect" in case) != ("error" in case), "a case has exactly one of expect / error"
     message = Message(case["topic"], _payload(case), case["received_ns"])
     decode = all_decoders()[fmt]
+    route = Route(**{"format": fmt, **case.get("route", {})})
     if "error" in case:
         with pytest.raises(DecodeError) as exc:
-            decode(message)
+            decode(message, route)
         assert exc.value.problem.reason == case["error"]
         assert exc.value.problem.detail
         return
-    readings = decode(message)
+    readings = decode(message, route)
     assert len(readings) == len(case["expect"])
     for i, (got, want) in enumerate(zip(readings, case["expect"], strict=True)):
         _check_reading(got, want, f"{path.name} reading {i}")

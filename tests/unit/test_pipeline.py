@@ -147,7 +147,7 @@ def test_invalid_utf8_payload_is_kept_as_base64(pipeline: Pipeline) -> None:
 
 
 def test_a_decoder_bug_is_dead_lettered_not_raised(pipeline: Pipeline) -> None:
-    def broken(message: Message) -> list[object]:
+    def broken(message: Message, route: object) -> list[object]:
         raise KeyError("oops")
 
     pipeline.decode = broken  # type: ignore[assignment]
