@@ -19,8 +19,13 @@ CITYDATA_CONFIG; see the README for each one. The ones shared by every program:
 
 
 def cmd_collector(settings: Settings, args: argparse.Namespace) -> int:
+    from collector.pipeline import route_problems
     from collector.service import Collector
 
+    problems = route_problems(settings.routes)
+    if problems:
+        print(f"citydata: {ConfigError(problems)}", file=sys.stderr)
+        return 2
     if args.check_config:
         print("configuration OK")
         return 0

@@ -8,6 +8,7 @@ raises `ConfigError` listing every problem at once, so an operator fixes them in
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -17,6 +18,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from citydata.routes import NATIVE, Route
 
 ENV_PREFIX = "CITYDATA_"
 CONFIG_ENV = "CITYDATA_CONFIG"
@@ -42,7 +45,6 @@ class Settings(BaseModel):
     mqtt_client_id: str = Field(
         "citydata-collector", min_length=1, max_length=64, description="MQTT client id."
     )
-    mqtt_topic: str = Field("sensors/#", min_length=1, description="Topic filter to ingest.")
     mqtt_share_group: str = Field(
         "collectors",
         description="MQTT 5 shared-subscription group, so several collectors split one stream; "
@@ -95,6 +97,12 @@ class Settings(BaseModel):
     collector_max_age_s: float = Field(
         400 * 86_400.0, gt=0, description="Readings older than this are rejected, seconds."
     )
+    routes: list[Route] = Field(
+        default_factory=lambda: [NATIVE],
+        min_length=1,
+        description="Topic filter → payload format → kind, first match wins (JSON in the "
+        "environment, [[routes]] tables in the config file).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
 
     @field_validator("mqtt_url")
@@ -125,11 +133,12 @@ class Settings(BaseModel):
         return value
 
     @property
-    def subscription(self) -> str:
-        """The topic filter actually subscribed, shared when a group is set."""
+    def subscriptions(self) -> list[str]:
+        """The topic filters actually subscribed (one per route), shared when a group is set."""
+        topics = list(dict.fromkeys(route.topic for route in self.routes))
         if self.mqtt_share_group:
-            return f"$share/{self.mqtt_share_group}/{self.mqtt_topic}"
-        return self.mqtt_topic
+            return [f"$share/{self.mqtt_share_group}/{topic}" for topic in topics]
+        return topics
 
     def env(self) -> dict[str, str]:
         """These settings as CITYDATA_* variables, to hand to a child process."""
@@ -140,12 +149,23 @@ class Settings(BaseModel):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            if name in _JSON_SETTINGS:
+                value = json.dumps([route.model_dump() for route in value])
             out[ENV_PREFIX + name.upper()] = str(value)
         return out
 
 
 _SECRETS = {"influx_token", "influx_password"}
+_JSON_SETTINGS = {"routes"}  # structured: JSON in the environment, tables in the file
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):[^@/\s]*@")
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A setting's name as an operator writes it: CITYDATA_ROUTES[0].kind."""
+    if not loc:
+        return "settings"
+    rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+    return f"{ENV_PREFIX}{str(loc[0]).upper()}{rest}"
 
 
 def _redact(value: object) -> object:
@@ -162,6 +182,12 @@ def _from_env(environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]
         name = key[len(ENV_PREFIX) :].lower()
         if name not in fields:
             problems.append(f"{key}: unknown setting")
+            continue
+        if name in _JSON_SETTINGS:
+            try:
+                values[name] = json.loads(raw)
+            except ValueError as exc:
+                problems.append(f"{key}: not valid JSON: {exc}")
             continue
         values[name] = raw
     return values
@@ -202,10 +228,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"])
-            shown = f"{ENV_PREFIX}{name.upper()}" if name else "settings"
+            name = str(err["loc"][0]) if err["loc"] else ""
             got = "***" if name in _SECRETS else repr(_redact(err.get("input")))
-            problems.append(f"{shown}: {err['msg']} (got {got})")
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{_where(err['loc'])}: {message} (got {got})")
         settings = None
     if problems:
         raise ConfigError(problems)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from paho.mqtt.client import topic_matches_sub
 
 from collector import deadletter
 from collector.decoders import (
@@ -12,10 +15,13 @@ from collector.decoders import (
     Decoder,
     Message,
     Problem,
+    RawReading,
     Route,
     all_decoders,
 )
 from collector.validate import Checked, Validator
+
+_TOPIC_CACHE = 100_000  # topics remembered with their route; one per sensor in practice
 
 
 @dataclass(slots=True)
@@ -27,18 +33,60 @@ class Processed:
     unknown: list[tuple[str, str]] = field(default_factory=list)
 
 
+def route_problems(routes: Sequence[Route]) -> list[str]:
+    """What is wrong with the routes that settings alone cannot tell: unknown formats."""
+    decoders = all_decoders()
+    known = ", ".join(sorted(decoders))
+    return [
+        f"CITYDATA_ROUTES[{i}].format: {route.format!r} is not one of {known}"
+        for i, route in enumerate(routes)
+        if route.format not in decoders
+    ]
+
+
+def _apply_field_map(raw: RawReading, route: Route) -> None:
+    """Device field names to metric names, then unit scaling, as the route says."""
+    if route.fields:
+        raw.values = {route.fields.get(name, name): v for name, v in raw.values.items()}
+    for name, factor in route.scale.items():
+        value = raw.values.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raw.values[name] = value * factor
+
+
 class Pipeline:
     """Turns messages into stored lines or dead letters; never raises for a bad message."""
 
-    def __init__(self, validator: Validator, route: Route = NATIVE) -> None:
+    def __init__(self, validator: Validator, routes: Sequence[Route] = (NATIVE,)) -> None:
+        problems = route_problems(routes)
+        if problems:
+            raise ValueError("; ".join(problems))
         self.validator = validator
-        self.route = route
-        self.decode: Decoder = all_decoders()[route.format]
+        self.routes = tuple(routes)
+        decoders = all_decoders()
+        self._decoders: dict[str, Decoder] = {r.format: decoders[r.format] for r in routes}
+        self._by_topic: dict[str, Route | None] = {}
+
+    def route_for(self, topic: str) -> Route | None:
+        """The first route whose filter matches `topic` (remembered per topic)."""
+        try:
+            return self._by_topic[topic]
+        except KeyError:
+            pass
+        route = next((r for r in self.routes if topic_matches_sub(r.topic, topic)), None)
+        if len(self._by_topic) < _TOPIC_CACHE:
+            self._by_topic[topic] = route
+        return route
 
     def process(self, message: Message) -> Processed:
         out = Processed()
+        route = self.route_for(message.topic)
+        if route is None:
+            problem = Problem("no_route", f"no route matches topic {message.topic!r}")
+            out.dead = deadletter.record(message, [problem])
+            return out
         try:
-            raws = self.decode(message, self.route)
+            raws = self._decoders[route.format](message, route)
         except DecodeError as exc:
             out.dead = deadletter.record(message, [exc.problem])
             return out
@@ -48,6 +96,7 @@ class Pipeline:
             return out
         problems: list[Problem] = []
         for raw in raws:
+            _apply_field_map(raw, route)
             try:
                 checked = self.validator.check(raw, message.received_ns)
             except Exception as exc:  # a validation bug must not lose the message either

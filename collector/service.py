@@ -88,14 +88,15 @@ class Collector:
             return
         self._generation += 1
         self._attempts = 0
+        topics = self.settings.subscriptions
         log.info(
             "connected to MQTT %s:%s (session present: %s); subscribing to %s",
             self._host,
             self._port,
             flags.session_present,
-            self.settings.subscription,
+            ", ".join(topics),
         )
-        client.subscribe(self.settings.subscription, options=SubscribeOptions(qos=1))
+        client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in topics])
         self.connected.set()
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:

@@ -59,7 +59,8 @@ class Worker:
         self.deadletters = DeadLetterStore(settings.data_dir)
         self.spool = Spool(settings.data_dir / "spool", settings.collector_spool_max_bytes)
         self.pipeline = Pipeline(
-            Validator(settings.collector_max_future_s, settings.collector_max_age_s)
+            Validator(settings.collector_max_future_s, settings.collector_max_age_s),
+            settings.routes,
         )
         self.writer = Writer(
             self.influx,

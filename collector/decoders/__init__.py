@@ -17,6 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
+from citydata.routes import NATIVE, Route
+
+__all__ = ["NATIVE", "Route"]  # re-exported: decoders take the route that matched
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -25,28 +29,6 @@ class Message:
     topic: str
     payload: bytes
     received_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """How messages on topics matching `topic` (an MQTT filter) are read and stored.
-
-    `kind` is the sensor kind when the payload does not name one; `fields` renames device
-    field names to metric names (`{"pm2_5": "pm25"}`) and `scale` multiplies a metric by a
-    factor after renaming (unit conversion); `timezone` is the zone of device clocks that send
-    local time without a zone; `auto_register` registers unknown sensors as pending.
-    """
-
-    topic: str = "sensors/#"
-    format: str = "native"
-    kind: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-    scale: dict[str, float] = field(default_factory=dict)
-    timezone: str = "Asia/Bangkok"
-    auto_register: bool = False
-
-
-NATIVE = Route()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from collector.deadletter import DeadLetterStore, record
-from collector.decoders import Message, Problem
+from collector.decoders import Message, Problem, Route
 from collector.pipeline import Pipeline
 from collector.validate import Validator
 
@@ -90,7 +90,8 @@ def test_invalid_message_becomes_a_dead_record(pipeline: Pipeline) -> None:
     [
         ("sensors/air/a1", b"{not json", "undecodable"),
         ("sensors/air/a1", b"[]", "undecodable"),
-        ("air/a1", b'{"pm25": 1}', "bad_topic"),
+        ("air/a1", b'{"pm25": 1}', "no_route"),
+        ("sensors/air", b'{"pm25": 1}', "bad_topic"),
         ("sensors/air/a1", b'{"pm25": "high"}', "non_numeric"),
         ("sensors/air/a1", b'{"pm25": -4}', "out_of_bounds"),
         # NaN is not JSON; numbers beyond a double are refused by the strict parser.
@@ -150,7 +151,7 @@ def test_a_decoder_bug_is_dead_lettered_not_raised(pipeline: Pipeline) -> None:
     def broken(message: Message, route: object) -> list[object]:
         raise KeyError("oops")
 
-    pipeline.decode = broken  # type: ignore[assignment]
+    pipeline._decoders["native"] = broken  # type: ignore[assignment]
     out = pipeline.process(msg("sensors/air/a1", {"pm25": 1}))
     assert out.lines == []
     assert out.dead is not None
@@ -215,3 +216,36 @@ def test_pipeline_records_go_into_the_store(pipeline: Pipeline, tmp_path: Path) 
     back = list(store)
     assert back == dead
     assert base64.b64decode(back[1]["payload"]) == b"\xc3\x28"
+
+
+def test_routes_pick_the_format_kind_and_field_map_by_topic() -> None:
+    routes = [
+        Route(
+            topic="lab/+/+",
+            kind="air",
+            fields={"pm2_5": "pm25", "t": "temperature"},
+            scale={"temperature": 0.1},
+        ),
+        Route(topic="sensors/#"),
+    ]
+    p = Pipeline(Validator(300, 400 * 86_400, clock=lambda: NOW), routes)
+    out = p.process(msg("lab/x/dev1", {"ts": NOW // SECOND, "pm2_5": 12, "t": 295}))
+    assert out.dead is None
+    assert out.lines == [f"air,sensor_id=dev1 pm25=12.0,temperature=29.5 {NOW}"]
+    # the second route: native, kind from the topic, no renaming
+    out = p.process(msg("sensors/water/w1", {"ts": NOW // SECOND, "level": 1.5}))
+    assert out.lines == [f"water,sensor_id=w1 level=1.5 {NOW}"]
+    out = p.process(msg("other/air/a1", {"pm25": 1}))
+    assert out.dead is not None and out.dead["reason"] == "no_route"
+
+
+def test_first_matching_route_wins() -> None:
+    routes = [Route(topic="sensors/air/#", kind="water"), Route(topic="sensors/#")]
+    p = Pipeline(Validator(300, 400 * 86_400, clock=lambda: NOW), routes)
+    out = p.process(msg("sensors/air/a1", {"ts": NOW // SECOND, "level": 2.0}))
+    assert out.lines == [f"water,sensor_id=a1 level=2.0 {NOW}"]
+
+
+def test_a_route_with_an_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="'nope' is not one of"):
+        Pipeline(Validator(300, 400 * 86_400), [Route(format="nope")])

@@ -30,7 +30,7 @@ def _toml(tmp_path: Path, text: str | bytes) -> dict[str, str]:
 def test_defaults() -> None:
     s = load_settings({})
     assert s.mqtt_url == "mqtt://localhost:1883"
-    assert s.mqtt_topic == "sensors/#"
+    assert [(r.topic, r.format, r.kind) for r in s.routes] == [("sensors/#", "native", None)]
     assert s.mqtt_share_group == "collectors"
     assert s.influx_url == "http://localhost:8086"
     assert s.influx_db == "citydata"
@@ -202,12 +202,46 @@ def test_unknown_toml_table_is_an_unknown_key(tmp_path: Path) -> None:
     assert len(problems) == 1 and "mqtt" in problems[0] and "unknown" in problems[0]
 
 
-def test_subscription_with_and_without_share_group() -> None:
-    assert load_settings({}).subscription == "$share/collectors/sensors/#"
-    shared = load_settings({"CITYDATA_MQTT_SHARE_GROUP": "lp", "CITYDATA_MQTT_TOPIC": "city/+/x"})
-    assert shared.subscription == "$share/lp/city/+/x"
+def test_subscriptions_with_and_without_share_group() -> None:
+    assert load_settings({}).subscriptions == ["$share/collectors/sensors/#"]
+    routes = '[{"topic": "city/+/x"}, {"topic": "tele/+/SENSOR", "format": "tasmota"}]'
+    shared = load_settings({"CITYDATA_MQTT_SHARE_GROUP": "lp", "CITYDATA_ROUTES": routes})
+    assert shared.subscriptions == ["$share/lp/city/+/x", "$share/lp/tele/+/SENSOR"]
     plain = load_settings({"CITYDATA_MQTT_SHARE_GROUP": ""})
-    assert plain.subscription == "sensors/#"
+    assert plain.subscriptions == ["sensors/#"]
+
+
+def test_routes_from_a_toml_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[[routes]]\ntopic = "v3/+/devices/+/up"\nformat = "ttn"\nkind = "air"\n'
+        'fields = { pm2_5 = "pm25" }\n\n[[routes]]\ntopic = "sensors/#"\n',
+        encoding="utf-8",
+    )
+    s = load_settings({"CITYDATA_CONFIG": str(path)})
+    assert [(r.topic, r.format, r.kind, r.fields) for r in s.routes] == [
+        ("v3/+/devices/+/up", "ttn", "air", {"pm2_5": "pm25"}),
+        ("sensors/#", "native", None, {}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("routes", "expected"),
+    [
+        ("not json", "not valid JSON"),
+        ('[{"topic": "a/#/b"}]', "'#' must be a whole last level"),
+        ('[{"topic": "a/b+"}]', "'+' must be a whole level"),
+        ('[{"kind": "noise"}]', "'noise' is not one of"),
+        ('[{"kind": "air", "fields": {"pm2_5": "pm2.5"}}]', "not air metrics: pm2.5"),
+        ('[{"timezone": "Mars/Olympus"}]', "unknown time zone"),
+        ('[{"topic": "x/#", "colour": "red"}]', "colour"),
+        ("[]", "CITYDATA_ROUTES"),
+    ],
+)
+def test_bad_routes_are_refused(routes: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"CITYDATA_ROUTES": routes})
+    assert any(expected in p for p in exc.value.problems), exc.value.problems
 
 
 def test_env_round_trips(tmp_path: Path) -> None:

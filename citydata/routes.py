@@ -1,0 +1,72 @@
+"""Routes: which MQTT topics carry which payload format, and how their fields become metrics."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from citydata.kinds import all_kinds
+
+
+def check_topic_filter(topic: str) -> str:
+    """`topic` if it is a valid MQTT topic filter, else ValueError saying why."""
+    if not topic or len(topic.encode()) > 65535:
+        raise ValueError("must be 1 to 65535 bytes")
+    levels = topic.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            raise ValueError(f"{topic!r}: '#' must be a whole last level")
+        if "+" in level and level != "+":
+            raise ValueError(f"{topic!r}: '+' must be a whole level")
+    return topic
+
+
+class Route(BaseModel):
+    """How messages on topics matching `topic` (an MQTT filter) are read and stored.
+
+    `kind` is the sensor kind when the payload does not name one; `fields` renames device
+    field names to metric names (`{"pm2_5": "pm25"}`), `scale` multiplies a metric by a factor
+    after renaming (unit conversion); `timezone` is the zone of device clocks that send local
+    time without a zone; `auto_register` registers unknown sensors as pending.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str = "sensors/#"
+    format: str = Field(default="native", min_length=1)
+    kind: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    scale: dict[str, float] = Field(default_factory=dict)
+    timezone: str = "Asia/Bangkok"
+    auto_register: bool = False
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        return check_topic_filter(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Bangkok)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _metrics_of_kind(self) -> Route:
+        kinds = all_kinds()
+        if self.kind is None:
+            return self
+        kind = kinds.get(self.kind)
+        if kind is None:
+            raise ValueError(f"kind {self.kind!r} is not one of {', '.join(sorted(kinds))}")
+        unknown = [m for m in [*self.fields.values(), *self.scale] if m not in kind.by_name]
+        if unknown:
+            raise ValueError(f"not {self.kind} metrics: {', '.join(sorted(set(unknown)))}")
+        return self
+
+
+NATIVE = Route()
