@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 
 from citydata.logs import setup_logging
+from citydata.registry.cli import add_commands
 from citydata.settings import ConfigError, Settings, load_settings
 
 SETTINGS_HELP = """settings come from CITYDATA_* environment variables and the TOML file named by
@@ -113,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--influx-port", type=int, default=18086, help="InfluxDB port (18086)")
     p.add_argument("--interval", type=float, default=5.0, help="simulator interval (5 s)")
     p.set_defaults(func=cmd_local)
+
+    add_commands(sub)
     return parser
 
 

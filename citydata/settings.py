@@ -64,6 +64,14 @@ class Settings(BaseModel):
     influx_password: SecretStr | None = Field(None, description="InfluxDB 1.x password.")
     influx_timeout_s: float = Field(10.0, gt=0, le=300, description="HTTP timeout, seconds.")
     data_dir: Path = Field(Path("./var"), description="Dead letters, spool and registry live here.")
+    registry_url: str = Field(
+        "",
+        description="Sensor registry database, any SQLAlchemy URL; empty for the SQLite "
+        "file registry.db in data_dir.",
+    )
+    registry_refresh_s: float = Field(
+        15.0, gt=0, le=30, description="How often the collector rereads the sensor registry."
+    )
     collector_queue_size: int = Field(
         50_000, ge=100, description="Messages held between the MQTT thread and the pipeline."
     )

@@ -27,7 +27,19 @@ def test_quick_start_is_first_and_ci_runs_its_test_command() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [[], ["collector"], ["db"], ["db", "init"], ["simulate"], ["local"]]
+    "argv",
+    [
+        [],
+        ["collector"],
+        ["db"],
+        ["db", "init"],
+        ["simulate"],
+        ["local"],
+        ["sensors"],
+        ["sensors", "add"],
+        ["sensors", "import"],
+        ["sensors", "export"],
+    ],
 )
 def test_every_command_explains_itself(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:

@@ -1,0 +1,1 @@
+"""Alembic migration environment of the sensor registry (loaded by alembic, not imported)."""

@@ -1,0 +1,1 @@
+"""Registry migrations, one module per revision, applied in order by alembic."""
