@@ -63,6 +63,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from citydata import services
 from citydata.influx import InfluxClient
+from citydata.registry import Registry, Sensor
 
 SENSORS = 300
 TOPIC_FILTER = "sensors/#"
@@ -269,6 +270,26 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def register_bench_sensors(data_dir: Path) -> None:
+    """Put the bench's sensors in the registry of a collector using `data_dir`: the collector
+    quarantines readings of sensors it does not know."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with Registry.open(f"sqlite:///{data_dir / 'registry.db'}") as registry:
+        registry.upsert_many(
+            Sensor(
+                id=f"bench-{k:03d}",
+                kind="air",
+                name_th=f"bench-{k:03d}",
+                name_en=f"bench-{k:03d}",
+                latitude=14.0,
+                longitude=100.15,
+                zone="bench",
+                site="bench",
+            )
+            for k in range(SENSORS)
+        )
+
+
 def children(pid: int) -> list[int]:
     """Direct child processes of `pid` (the collector's worker)."""
     try:
@@ -453,6 +474,7 @@ class Bench:
             CITYDATA_LOG_LEVEL="INFO",
         )
         env.update({f"CITYDATA_{k.upper()}": v for k, v in self.settings.items()})
+        register_bench_sensors(Path(env["CITYDATA_DATA_DIR"]))
         return env
 
     def preload(self, port: int, n: int, base_ns: int) -> tuple[float, list[int]]:

@@ -49,6 +49,13 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from simulators.publisher import publish_fleet
 
     sensors = [s for s in LAM_PHAYA if not args.kind or s.kind in args.kind]
+    if args.register:
+        from citydata.registry import Registry
+        from simulators.fleet import register_fleet
+
+        with Registry.from_settings(settings) as registry:
+            result = register_fleet(registry, sensors)
+        print(f"registry: {result}")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -102,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=None, help="stop after N rounds (forever)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument("--kind", action="append", help="only sensors of this kind (repeatable)")
+    p.add_argument(
+        "--register",
+        action="store_true",
+        help="first add the simulated sensors to the sensor registry (or update them)",
+    )
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser(

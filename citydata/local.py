@@ -14,8 +14,10 @@ import sys
 import threading
 from pathlib import Path
 
+from citydata.registry import Registry
 from citydata.services import Service, influxdb, mosquitto
 from citydata.settings import Settings
+from simulators.fleet import LAM_PHAYA, register_fleet
 
 
 def _banner(settings: Settings, mqtt_port: int, influx_port: int, logs: Path) -> str:
@@ -55,6 +57,8 @@ def run_local(settings: Settings, mqtt_port: int, influx_port: int, interval_s: 
                 "influx_url": f"http://127.0.0.1:{influx_port}",
             }
         )
+        with Registry.from_settings(settings) as registry:
+            register_fleet(registry, LAM_PHAYA)  # the collector quarantines unknown sensors
         env = {**os.environ, **settings.env()}
         env.pop("CITYDATA_CONFIG", None)  # children get every setting explicitly
         programs = {

@@ -11,7 +11,8 @@ from citydata.lineprotocol import encode_point
 
 # Sensor ids travel as an MQTT topic level and an InfluxDB tag: no separators or wildcards,
 # no control characters, nothing that ends in a backslash.
-SensorId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^/+#\s\\\x00-\x1f]+$")]
+SENSOR_ID_PATTERN = r"^[^/+#\s\\\x00-\x1f]{1,128}$"
+SensorId = Annotated[str, Field(min_length=1, max_length=128, pattern=SENSOR_ID_PATTERN)]
 
 
 class Reading(BaseModel):

@@ -19,6 +19,7 @@ from collector.decoders import (
     Route,
     all_decoders,
 )
+from collector.sensors import SensorCache
 from collector.validate import Checked, Validator
 
 _TOPIC_CACHE = 100_000  # topics remembered with their route; one per sensor in practice
@@ -57,11 +58,17 @@ def _apply_field_map(raw: RawReading, route: Route) -> None:
 class Pipeline:
     """Turns messages into stored lines or dead letters; never raises for a bad message."""
 
-    def __init__(self, validator: Validator, routes: Sequence[Route] = (NATIVE,)) -> None:
+    def __init__(
+        self,
+        validator: Validator,
+        routes: Sequence[Route] = (NATIVE,),
+        sensors: SensorCache | None = None,
+    ) -> None:
         problems = route_problems(routes)
         if problems:
             raise ValueError("; ".join(problems))
         self.validator = validator
+        self.sensors = sensors  # None: no registry (every sensor accepted as it is)
         self.routes = tuple(routes)
         decoders = all_decoders()
         self._decoders: dict[str, Decoder] = {r.format: decoders[r.format] for r in routes}
@@ -98,6 +105,10 @@ class Pipeline:
         for raw in raws:
             _apply_field_map(raw, route)
             try:
+                refused = self.sensors.enrich(raw, route) if self.sensors else None
+                if refused is not None:
+                    problems.append(refused)
+                    continue
                 checked = self.validator.check(raw, message.received_ns)
             except Exception as exc:  # a validation bug must not lose the message either
                 checked = Checked(

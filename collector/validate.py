@@ -87,7 +87,11 @@ class Validator:
             )
         try:
             reading = Reading(
-                kind=kind.name, sensor_id=raw.sensor_id, time_ns=time_ns, fields=fields
+                kind=kind.name,
+                sensor_id=raw.sensor_id,
+                time_ns=time_ns,
+                fields=fields,
+                tags=raw.tags,
             )
         except ValidationError as exc:
             detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -27,11 +27,13 @@ from typing import Any
 
 from citydata.influx import InfluxClient, InfluxError
 from citydata.logs import setup_logging
+from citydata.registry import Registry
 from citydata.settings import Settings
 from collector.deadletter import DeadLetterStore
 from collector.decoders import Message
 from collector.health import HealthReporter, Stats
 from collector.pipeline import Pipeline
+from collector.sensors import SensorCache
 from collector.spool import Spool
 from collector.validate import Validator
 from collector.writer import Writer
@@ -58,9 +60,12 @@ class Worker:
         self.influx = InfluxClient.from_settings(settings)
         self.deadletters = DeadLetterStore(settings.data_dir)
         self.spool = Spool(settings.data_dir / "spool", settings.collector_spool_max_bytes)
+        self.registry = Registry.from_settings(settings)
+        self.sensors = SensorCache(self.registry, settings.registry_refresh_s)
         self.pipeline = Pipeline(
             Validator(settings.collector_max_future_s, settings.collector_max_age_s),
             settings.routes,
+            self.sensors,
         )
         self.writer = Writer(
             self.influx,
@@ -100,6 +105,7 @@ class Worker:
         finally:
             self.spool.close()
             self.influx.close()
+            self.registry.close()
         self.conn.send(("stopped", None, self.snapshot()))
 
     def _loop(self) -> None:
@@ -118,6 +124,7 @@ class Worker:
                 for item in items:
                     self._process(item, batch)
             now = time.monotonic()
+            self.sensors.refresh_if_due()
             if len(batch.lines) >= size or now >= flush_at:
                 if batch.messages:
                     self._flush(batch)

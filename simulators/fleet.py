@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from citydata.registry import Registry, Sensor, UpsertResult
+
+_SITES = {"air": "community", "water": "waterway", "traffic": "road"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +85,26 @@ LAM_PHAYA: tuple[SimSensor, ...] = (
         100.1470,
     ),
 )
+
+
+def registry_entries(sensors: Iterable[SimSensor], zone: str = "lam-phaya") -> list[Sensor]:
+    """The fleet as registry sensors (active, placed, tagged with a zone and a site)."""
+    return [
+        Sensor(
+            id=s.sensor_id,
+            kind=s.kind,
+            name_th=s.name_th,
+            name_en=s.name_en,
+            latitude=s.lat,
+            longitude=s.lon,
+            zone=zone,
+            site=_SITES.get(s.kind, s.kind),
+            meta={"source": "simulator"},
+        )
+        for s in sensors
+    ]
+
+
+def register_fleet(registry: Registry, sensors: Iterable[SimSensor]) -> UpsertResult:
+    """Add the fleet to the registry, or bring it up to date (safe to repeat)."""
+    return registry.upsert_many(registry_entries(sensors))

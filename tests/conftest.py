@@ -17,8 +17,10 @@ import pytest
 
 from citydata import services
 from citydata.influx import InfluxClient
+from citydata.kinds import all_kinds
 from citydata.settings import Settings, load_settings
 from collector.service import Collector
+from tests.helpers import register
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -72,9 +74,22 @@ def settings(broker: services.MosquittoService, influx: InfluxClient, tmp_path: 
     )
 
 
+# Sensors every collector test may use: "<kind>-<n>" for each kind, n from 0 to 99.
+STANDARD_SENSORS = {f"{kind}-{n}": kind for kind in all_kinds() for n in range(100)}
+
+
 @pytest.fixture
-def collector(settings: Settings) -> Iterator[Collector]:
-    """A collector running in this process, connected and subscribed."""
+def registered(settings: Settings) -> Settings:
+    """The settings, with STANDARD_SENSORS in their registry."""
+    register(settings, STANDARD_SENSORS)
+    return settings
+
+
+@pytest.fixture
+def collector(registered: Settings) -> Iterator[Collector]:
+    """A collector running in this process, connected and subscribed; STANDARD_SENSORS are
+    registered."""
+    settings = registered
     c = Collector(settings)
     c.start()
     assert c.connected.wait(10), "collector did not connect to the broker"

@@ -27,6 +27,7 @@ import httpx
 from citydata import services
 from citydata.influx import InfluxClient
 from citydata.mqtt import connect, make_client
+from citydata.registry import Registry, Sensor
 
 SENSORS = 50
 
@@ -136,6 +137,21 @@ class Lab:
             "CITYDATA_COLLECTOR_HEALTH_INTERVAL_S": "2",
         }
         self.collector: subprocess.Popen[bytes] | None = None
+        (workdir / "var").mkdir(parents=True, exist_ok=True)
+        with Registry.open(f"sqlite:///{workdir / 'var' / 'registry.db'}") as registry:
+            registry.upsert_many(
+                Sensor(
+                    id=f"f{i:02d}",
+                    kind="air",
+                    name_th=f"f{i:02d}",
+                    name_en=f"f{i:02d}",
+                    latitude=14.0,
+                    longitude=100.15,
+                    zone="faults",
+                    site="lab",
+                )
+                for i in range(SENSORS)
+            )
 
     def _subscriptions(self) -> int:
         try:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from citydata.mqtt import connect, make_client
+from citydata.registry import Registry, Sensor
+from citydata.settings import Settings
 
 
 def publish_all(url: str, messages: list[tuple[str, bytes]], qos: int = 1) -> None:
@@ -33,3 +36,23 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def register(settings: Settings, sensors: dict[str, str], **fields: Any) -> None:
+    """Add sensors ({id: kind}) to the registry the collector of `settings` reads: active,
+    placed in Lam Phaya, zone "test", site "lab", plus any other `fields` (calibration=...)."""
+    with Registry.from_settings(settings) as registry:
+        registry.upsert_many(
+            Sensor(
+                id=sid,
+                kind=kind,
+                name_th=sid,
+                name_en=sid,
+                latitude=14.0,
+                longitude=100.15,
+                zone="test",
+                site="lab",
+                **fields,
+            )
+            for sid, kind in sensors.items()
+        )

@@ -225,8 +225,8 @@ def table(sensors: Sequence[Sensor]) -> str:
             s.status,
             s.zone,
             s.site,
-            f"{s.latitude:.5f}",
-            f"{s.longitude:.5f}",
+            "" if s.latitude is None else f"{s.latitude:.5f}",
+            "" if s.longitude is None else f"{s.longitude:.5f}",
             s.name_en,
             s.name_th,
         )

@@ -89,13 +89,18 @@ class Sensor(BaseModel):
     kind: str
     name_th: Name
     name_en: Name
-    latitude: Annotated[Number, Field(ge=-90, le=90)]
-    longitude: Annotated[Number, Field(ge=-180, le=180)]
+    status: Status = "active"  # before the location, whose check depends on it
+    # None only while pending: a sensor the collector registered itself has no place yet.
+    latitude: Annotated[Number, Field(ge=-90, le=90)] | None = Field(
+        default=None, validate_default=True
+    )
+    longitude: Annotated[Number, Field(ge=-180, le=180)] | None = Field(
+        default=None, validate_default=True
+    )
     zone: Tag
     site: Tag
     datum: Annotated[str, Field(min_length=1, max_length=64)] = "MSL"
     install_date: date | None = None
-    status: Status = "active"
     calibration: dict[MetricName, Calibration] = Field(default_factory=dict)
     thresholds: dict[MetricName, Levels] = Field(default_factory=dict)
     meta: dict[Key, MetaValue] = Field(default_factory=dict)
@@ -127,6 +132,27 @@ class Sensor(BaseModel):
             return None
         # SQLite hands back naive datetimes; the registry only ever writes UTC.
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @field_validator("latitude", "longitude")
+    @classmethod
+    def _placed_unless_pending(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None and info.data.get("status", "active") != "pending":
+            raise ValueError("Field required (only a pending sensor may have no location)")
+        return value
+
+    @classmethod
+    def pending(cls, sensor_id: str, kind: str) -> Sensor:
+        """A sensor first seen in the data, registered by the collector for an engineer to
+        complete: no place yet, zone and site "pending"."""
+        return cls(
+            id=sensor_id,
+            kind=kind,
+            name_th=sensor_id,
+            name_en=sensor_id,
+            zone="pending",
+            site="pending",
+            status="pending",
+        )
 
     @property
     def tags(self) -> dict[str, str]:

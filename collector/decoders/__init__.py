@@ -51,6 +51,7 @@ class RawReading:
     time_ns: int | None
     values: dict[str, object] = field(default_factory=dict)
     problem: Problem | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # from the registry: zone, site
 
 
 class DecodeError(ValueError):

@@ -16,7 +16,8 @@ import pytest
 
 from citydata import services
 from citydata.influx import InfluxClient
-from tests.helpers import publish_all, wait_for
+from citydata.settings import load_settings
+from tests.helpers import publish_all, register, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -75,6 +76,7 @@ def test_sigterm_flushes_everything_held(
         "CITYDATA_COLLECTOR_FLUSH_INTERVAL_S": "60",
         "CITYDATA_COLLECTOR_BATCH_SIZE": "100000",
     }
+    register(load_settings({}, data_dir=tmp_path / "var"), {f"air-{i}": "air" for i in range(10)})
     log = tmp_path / "collector.log"
     with open(log, "w") as stderr:
         proc = citydata("collector", env=env, stderr_to=stderr)
@@ -83,7 +85,7 @@ def test_sigterm_flushes_everything_held(
         time.sleep(0.3)
         t0 = (int(time.time()) - 3600) * 1000
         messages = [
-            (f"sensors/air/t{i % 10}", f'{{"ts": {t0 + i}, "pm25": 5}}'.encode())
+            (f"sensors/air/air-{i % 10}", f'{{"ts": {t0 + i}, "pm25": 5}}'.encode())
             for i in range(2000)
         ]
         publish_all(broker.url, messages)

@@ -49,7 +49,7 @@ def make_traffic(n: int, seed: int = 7) -> Expected:
     }
     for i in range(n):
         kind = rng.choice(sorted(valid_fields))
-        sensor = f"s{i % 97}"
+        sensor = f"{kind}-{i % 97}"  # registered (conftest.STANDARD_SENSORS)
         topic = f"sensors/{kind}/{sensor}"
         ts_ms = base_ms + i  # unique per message: nothing overwrites anything
         values = valid_fields[kind]()
@@ -86,6 +86,13 @@ def make_traffic(n: int, seed: int = 7) -> Expected:
             topic, body, reason = f"sensors/noise/{sensor}", {"ts": ts_ms, "db": 50}, "unknown_kind"
         elif case < 0.90:
             topic, body, reason = "sensors/air", {"ts": ts_ms, **values}, "bad_topic"
+        elif case < 0.92:  # a sensor nobody registered
+            topic, reason = f"sensors/{kind}/{kind}-{500 + i % 50}", "unregistered"
+            body = {"ts": ts_ms, **values}
+        elif case < 0.94:  # a registered sensor publishing as another kind
+            other = "water" if kind != "water" else "air"
+            topic, reason = f"sensors/{other}/{sensor}", "wrong_kind"
+            body = {"ts": ts_ms, **valid_fields[other]()}
         else:
             body, reason = None, "undecodable"
         payload = b'{"ts": 1, "pm25": ' if body is None else json.dumps(body).encode()
@@ -101,6 +108,7 @@ def stored_points(influx: InfluxClient) -> set[Point]:
     for kind in ("air", "water", "traffic"):
         for row in influx.records(f'SELECT * FROM "{kind}"'):
             t, sensor = row.pop("time"), row.pop("sensor_id")
+            assert (row.pop("zone"), row.pop("site")) == ("test", "lab"), "registry tags"
             fields = {k: v for k, v in row.items() if v is not None}
             points.add(_point(kind, sensor, t, fields))
     return points
@@ -132,7 +140,7 @@ def test_10k_mixed_messages_store_exactly_the_valid(
 
 
 def test_health_is_recorded(collector: Collector, influx: InfluxClient) -> None:
-    publish_all(collector.settings.mqtt_url, [("sensors/air/h1", b'{"pm25": 12}')] * 3)
+    publish_all(collector.settings.mqtt_url, [("sensors/air/air-1", b'{"pm25": 12}')] * 3)
     wait_for(lambda: collector.stats.written == 3, what="3 readings")
 
     def health() -> list[dict[str, object]]:
@@ -149,21 +157,21 @@ def test_readings_without_time_get_the_receive_time(
     collector: Collector, influx: InfluxClient
 ) -> None:
     before = time.time_ns()
-    publish_all(collector.settings.mqtt_url, [("sensors/water/w1", b'{"level": 1.5}')])
+    publish_all(collector.settings.mqtt_url, [("sensors/water/water-1", b'{"level": 1.5}')])
     wait_for(lambda: collector.stats.written == 1, what="1 reading")
     (row,) = influx.records('SELECT * FROM "water"')
     assert before <= row["time"] <= time.time_ns()
-    assert row["level"] == 1.5 and row["sensor_id"] == "w1"
+    assert row["level"] == 1.5 and row["sensor_id"] == "water-1"
 
 
-def test_acknowledgements_reach_the_broker(settings: Settings, influx: InfluxClient) -> None:
+def test_acknowledgements_reach_the_broker(registered: Settings, influx: InfluxClient) -> None:
     """With Receive Maximum 100 the broker sends 100 messages and waits for acknowledgements:
     2,000 messages only get through if the batched PUBACKs arrive. A second run of the same
     session then receives nothing again: everything was acknowledged."""
-    settings = settings.model_copy(update={"collector_queue_size": 100})
+    settings = registered.model_copy(update={"collector_queue_size": 100})
     base_ms = (int(time.time()) - 600) * 1000
     messages = [
-        (f"sensors/air/a{i % 7}", f'{{"ts": {base_ms + i}, "pm25": 1}}'.encode())
+        (f"sensors/air/air-{i % 7}", f'{{"ts": {base_ms + i}, "pm25": 1}}'.encode())
         for i in range(2000)
     ]
     first = Collector(settings)
@@ -188,10 +196,11 @@ def test_acknowledgements_reach_the_broker(settings: Settings, influx: InfluxCli
 
 
 def test_a_dead_worker_fails_the_collector_and_loses_nothing(
-    settings: Settings, influx: InfluxClient
+    registered: Settings, influx: InfluxClient
 ) -> None:
     """If the worker process dies, the collector says so (run() exits 1); the messages it had
     not acknowledged come again to the next collector."""
+    settings = registered
     base_ms = (int(time.time()) - 600) * 1000
     first = Collector(settings)
     first.start()
@@ -205,7 +214,7 @@ def test_a_dead_worker_fails_the_collector_and_loses_nothing(
         publish_all(
             settings.mqtt_url,
             [
-                (f"sensors/air/d{i}", f'{{"ts": {base_ms + i}, "pm25": 2}}'.encode())
+                (f"sensors/air/air-{i}", f'{{"ts": {base_ms + i}, "pm25": 2}}'.encode())
                 for i in range(50)
             ],
         )
