@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from citydata.logs import setup_logging
 from citydata.registry.cli import add_commands
@@ -63,6 +64,59 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
         settings, sensors, interval_s=args.interval, rounds=args.rounds, seed=args.seed, stop=stop
     )
     print(f"published {acked} readings from {len(sensors)} simulated sensors")
+    return 0
+
+
+def _dead_letter_filter(args: argparse.Namespace) -> Callable[[dict[str, Any]], bool]:
+    """The records a `deadletters` command selects by --reason, --topic and --sensor (the last
+    topic level, or a sensor named in the record's errors, as device formats carry the id in
+    the payload)."""
+
+    def names_sensor(rec: dict[str, Any], sensor: str) -> bool:
+        topic = str(rec.get("topic", ""))
+        return topic.rsplit("/", 1)[-1] == sensor or any(
+            f"sensor {sensor!r}" in error for error in rec.get("errors", [])
+        )
+
+    def wanted(rec: dict[str, Any]) -> bool:
+        return (
+            (not args.reason or rec.get("reason") in args.reason)
+            and (not args.topic or str(rec.get("topic", "")).startswith(args.topic))
+            and (not args.sensor or any(names_sensor(rec, s) for s in args.sensor))
+        )
+
+    return wanted
+
+
+def cmd_deadletters_list(settings: Settings, args: argparse.Namespace) -> int:
+    from collector.deadletter import DeadLetterStore
+
+    wanted = _dead_letter_filter(args)
+    shown = 0
+    for rec in DeadLetterStore(settings.data_dir):
+        if wanted(rec):
+            print(
+                f"{rec['time']}  {rec['reason']:<16} {rec['topic'] or '-'}  "
+                f"{'; '.join(rec['errors'])[:160]}"
+            )
+            shown += 1
+            if args.limit and shown >= args.limit:
+                break
+    print(f"{shown} dead letter(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_deadletters_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from collector.deadletter import DeadLetterStore
+    from collector.replay import replay, replayable
+
+    wanted = _dead_letter_filter(args)
+    if args.dry_run:
+        n = sum(1 for rec in DeadLetterStore(settings.data_dir) if replayable(rec) and wanted(rec))
+        print(f"would replay {n} dead letter(s)")
+        return 0
+    n = replay(settings, wanted)
+    print(f"replayed {n} dead letter(s); moved to {settings.data_dir / 'deadletter' / 'replayed'}")
     return 0
 
 
@@ -126,6 +180,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--influx-port", type=int, default=18086, help="InfluxDB port (18086)")
     p.add_argument("--interval", type=float, default=5.0, help="simulator interval (5 s)")
     p.set_defaults(func=cmd_local)
+
+    p = sub.add_parser("deadletters", help="inspect and replay dead letters")
+    dsub = p.add_subparsers(dest="dl_command", required=True, metavar="ACTION")
+    for name, func, text in (
+        ("list", cmd_deadletters_list, "print dead letters, oldest first"),
+        (
+            "replay",
+            cmd_deadletters_replay,
+            "publish dead letters to the broker again (with their first receive time), e.g. "
+            "after registering a sensor or fixing a route; replayed ones move to "
+            "deadletter/replayed/, and whatever fails again is dead-lettered anew",
+        ),
+    ):
+        d = dsub.add_parser(name, help=text, description=text)
+        d.add_argument(
+            "--reason",
+            action="append",
+            help="only this reason code, e.g. unregistered (repeatable)",
+        )
+        d.add_argument("--topic", help="only topics starting with this")
+        d.add_argument("--sensor", action="append", help="only this sensor id (repeatable)")
+        if name == "list":
+            d.add_argument("--limit", type=int, default=0, help="print at most N")
+        else:
+            d.add_argument("--dry-run", action="store_true", help="only count what would go")
+        d.set_defaults(func=func)
 
     add_commands(sub)
     return parser

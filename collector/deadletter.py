@@ -7,10 +7,11 @@ payload (text when it is UTF-8, else base64), so a message can be inspected and 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,42 @@ class DeadLetterStore:
         with self._lock:
             for day, lines in by_day.items():
                 with open(self.dir / f"{day}.jsonl", "a", encoding="utf-8") as f:
+                    fcntl.flock(f, fcntl.LOCK_EX)  # a replay may be rewriting this day
                     f.write("\n".join(lines) + "\n")
                     f.flush()
                     os.fsync(f.fileno())
+
+    def take(
+        self,
+        wanted: Callable[[dict[str, Any]], bool],
+        handle: Callable[[list[dict[str, Any]]], None],
+    ) -> int:
+        """Move the records `wanted` selects out of the store, day by day: `handle` gets them
+        first (a replay publishes them), and only if it returns do they leave the day file for
+        `replayed/<day>.jsonl`. Returns how many moved."""
+        moved = 0
+        (self.dir / "replayed").mkdir(exist_ok=True)
+        for path in sorted(self.dir.glob("*.jsonl")):
+            with open(path, "r+", encoding="utf-8") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)  # the collector waits to append meanwhile
+                lines = [line for line in f.read().splitlines() if line.strip()]
+                records = [json.loads(line) for line in lines]
+                chosen = [i for i, rec in enumerate(records) if wanted(rec)]
+                if not chosen:
+                    continue
+                handle([records[i] for i in chosen])
+                with open(self.dir / "replayed" / path.name, "a", encoding="utf-8") as done:
+                    done.write("".join(lines[i] + "\n" for i in chosen))
+                    done.flush()
+                    os.fsync(done.fileno())
+                keep = set(range(len(lines))) - set(chosen)
+                f.seek(0)
+                f.truncate()
+                f.write("".join(lines[i] + "\n" for i in sorted(keep)))
+                f.flush()
+                os.fsync(f.fileno())
+                moved += len(chosen)
+        return moved
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Every record, oldest day first."""

@@ -35,9 +35,20 @@ from citydata.mqtt import ack_many, make_client
 from citydata.settings import Settings
 from collector import worker
 from collector.health import Stats
+from collector.replay import RECEIVED_PROPERTY
 
 log = logging.getLogger(__name__)
 _SHIP_EVERY_S = 0.005
+
+
+def _received_ns(msg: mqtt.MQTTMessage) -> int:
+    """Now, or for a replayed dead letter the time it was first received."""
+    user = getattr(msg.properties, "UserProperty", None) if msg.properties else None
+    if user:
+        for key, value in user:
+            if key == RECEIVED_PROPERTY and value.isdigit():
+                return int(value)
+    return time.time_ns()
 
 
 class Collector:
@@ -77,7 +88,7 @@ class Collector:
             return
         self.stats.received += 1
         self._inbox.append(
-            (msg.topic, bytes(msg.payload), time.time_ns(), msg.mid, msg.qos, self._generation)
+            (msg.topic, bytes(msg.payload), _received_ns(msg), msg.mid, msg.qos, self._generation)
         )
 
     def _on_connect(

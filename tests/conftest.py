@@ -71,6 +71,7 @@ def settings(broker: services.MosquittoService, influx: InfluxClient, tmp_path: 
         data_dir=tmp_path / "var",
         collector_flush_interval_s=0.05,
         collector_health_interval_s=1.0,
+        registry_refresh_s=0.3,
     )
 
 

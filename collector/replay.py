@@ -1,0 +1,61 @@
+"""Replay dead letters: publish them again to the broker, so the whole pipeline judges them anew
+(after a sensor was registered or a route fixed), with their original receive time."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from citydata.mqtt import connect, make_client
+from citydata.settings import Settings
+from collector.deadletter import DeadLetterStore
+
+RECEIVED_PROPERTY = "citydata-received-ns"  # MQTT 5 user property: keep the first receive time
+
+
+def payload_of(record: dict[str, Any]) -> bytes:
+    raw: str = record["payload"]
+    if record.get("payload_encoding") == "base64":
+        return base64.b64decode(raw)
+    return raw.encode("utf-8")
+
+
+def replayable(record: dict[str, Any]) -> bool:
+    """Records of MQTT messages; points InfluxDB refused (no topic) cannot be republished."""
+    return bool(record.get("topic"))
+
+
+def replay(
+    settings: Settings, wanted: Callable[[dict[str, Any]], bool], timeout: float = 60.0
+) -> int:
+    """Publish every replayable dead letter `wanted` selects at QoS 1 and, once the broker has
+    acknowledged them, move them to deadletter/replayed/. Returns how many."""
+    store = DeadLetterStore(settings.data_dir)
+    client, host, port = make_client(settings.mqtt_url, f"citydata-replay-{uuid.uuid4().hex[:8]}")
+    acked: set[int] = set()
+    client.on_publish = lambda c, u, mid, reason, props: acked.add(mid)
+    connect(client, host, port)
+
+    def publish(records: list[dict[str, Any]]) -> None:
+        mids = []
+        for rec in records:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.UserProperty = (RECEIVED_PROPERTY, str(rec["received_ns"]))
+            mids.append(client.publish(rec["topic"], payload_of(rec), qos=1, properties=props).mid)
+        deadline = time.monotonic() + timeout
+        while not acked.issuperset(mids):
+            if time.monotonic() > deadline:  # nothing moves: the records stay dead letters
+                raise TimeoutError(f"broker acknowledged {len(acked & set(mids))} of {len(mids)}")
+            time.sleep(0.01)
+
+    try:
+        return store.take(lambda rec: replayable(rec) and wanted(rec), publish)
+    finally:
+        client.disconnect()
+        client.loop_stop()
