@@ -70,6 +70,8 @@ def all_decoders() -> dict[str, Decoder]:
     """Every decoder by format name, discovered from this package's modules."""
     decoders: dict[str, Decoder] = {}
     for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):  # shared helpers, not a format
+            continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         name = getattr(module, "FORMAT", None)
         if not isinstance(name, str) or not callable(getattr(module, "decode", None)):

@@ -17,7 +17,7 @@ the route.
 from __future__ import annotations
 
 from collector.decoders import DecodeError, Message, RawReading, Route
-from collector.decoders.ttn import (
+from collector.decoders._common import (
     flatten,
     load_object,
     require_kind,

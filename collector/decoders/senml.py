@@ -40,7 +40,7 @@ from decimal import Decimal
 import orjson
 
 from collector.decoders import DecodeError, Message, Problem, RawReading, Route
-from collector.decoders.ttn import as_number, require_kind
+from collector.decoders._common import as_number, require_kind
 
 FORMAT = "senml"
 

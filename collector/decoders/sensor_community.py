@@ -29,7 +29,7 @@ BME280_pressure is in Pa; `signal` (Wi-Fi dBm), `samples`, `min_micro`, `max_mic
 from __future__ import annotations
 
 from collector.decoders import DecodeError, Message, RawReading, Route
-from collector.decoders.ttn import as_number, load_object, require_kind
+from collector.decoders._common import as_number, load_object, require_kind
 
 FORMAT = "sensor_community"
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from citydata.timeutil import parse_rfc3339
 from collector.decoders import DecodeError, Message, RawReading, Route
-from collector.decoders.ttn import as_number, load_object, require_kind
+from collector.decoders._common import as_number, load_object, require_kind
 
 FORMAT = "tasmota"
 
