@@ -18,8 +18,8 @@ from collector.decoders import (
     sensor_community,
     ttn,
 )
+from collector.decoders._common import as_number, flatten, parse_number
 from collector.decoders.sensor_community import decode_body
-from collector.decoders.ttn import as_number, flatten, parse_number
 from collector.pipeline import Pipeline
 from collector.validate import Validator
 
