@@ -16,3 +16,4 @@ def setup_logging(settings: Settings) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every open
