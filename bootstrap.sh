@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install what citydata needs on Debian or Ubuntu, only what is missing: Mosquitto and InfluxDB
-# from the distribution's packages, and a Python virtual environment in .venv with the project.
+# Install what citydata needs on Debian or Ubuntu, only what is missing: Mosquitto, InfluxDB and
+# PostgreSQL from the distribution's packages, and a Python virtual environment in .venv.
 # Safe to run again; run-local.sh and run-tests.sh call it first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -16,6 +16,8 @@ as_root() {
 packages=()
 have mosquitto || packages+=(mosquitto)
 have influxd || packages+=(influxdb)
+# PostgreSQL: the registry's tests run against a real server too (only its binaries are used).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 have python3 || packages+=(python3)
 if have python3 && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   packages+=(python3-venv)

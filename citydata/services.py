@@ -8,10 +8,12 @@ alone. The binaries come from the distribution's `mosquitto` and `influxdb` pack
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,3 +207,82 @@ bind-address = "127.0.0.1:{rpc}"
     return InfluxService(
         "influxd", [find_binary("influxd"), "run", "-config", str(conf)], workdir, port
     )
+
+
+def postgres_binary(name: str) -> str:
+    """A PostgreSQL server binary: Debian keeps them in /usr/lib/postgresql/<version>/bin."""
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if found:
+        return str(found[-1])
+    path = shutil.which(name)
+    if path is None:
+        raise ServiceError(f"{name} not found; install it with: sudo apt-get install -y postgresql")
+    return path
+
+
+@dataclass
+class PostgresService(Service):
+    """PostgreSQL on loopback, user `citydata` trusted; stopped through its postmaster PID (as
+    root it runs as the `postgres` user, so the process we started is `runuser`)."""
+
+    cluster: Path = Path()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://citydata@127.0.0.1:{self.port}/postgres"
+
+    def stop(self, timeout: float = 15.0) -> None:
+        try:
+            pid = int((self.cluster / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = None
+        if pid is not None and self.process is not None and self.process.poll() is None:
+            os.kill(pid, signal.SIGTERM)  # the server we started, a child of our runuser
+        super().stop(timeout)
+
+
+def postgres(workdir: Path, port: int | None = None) -> PostgresService:
+    """A throwaway PostgreSQL server (not yet started). As root the cluster lives in a /tmp
+    folder of the `postgres` user, since the server refuses to run as root and cannot enter
+    root's private temporary folders; `shutil.rmtree(service.cluster.parent)` removes it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    as_postgres: list[str] = []
+    home = workdir
+    if os.geteuid() == 0:
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        home = Path(tempfile.mkdtemp(prefix="citydata-pg-"))
+        home.chmod(0o755)
+        shutil.chown(home, "postgres")
+    cluster = home / "data"
+    if not cluster.exists():
+        subprocess.run(
+            [
+                *as_postgres,
+                postgres_binary("initdb"),
+                "-D",
+                str(cluster),
+                "-A",
+                "trust",
+                "-U",
+                "citydata",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    command = [
+        *as_postgres,
+        postgres_binary("postgres"),
+        "-D",
+        str(cluster),
+        "-p",
+        str(port),
+        "-h",
+        "127.0.0.1",
+        "-k",
+        str(home),
+        "-c",
+        "fsync=off",
+    ]
+    return PostgresService("postgres", command, workdir, port, cluster=cluster)

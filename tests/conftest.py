@@ -8,12 +8,14 @@ binaries a test is skipped locally, and fails when CI=true.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from citydata import services
 from citydata.influx import InfluxClient
@@ -40,6 +42,34 @@ def influx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services
     server = services.influxdb(tmp_path_factory.mktemp("influxdb")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.PostgresService]:
+    try:
+        services.postgres_binary("initdb")
+    except services.ServiceError as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true but {exc}")
+        pytest.skip(str(exc))
+    server = services.postgres(tmp_path_factory.mktemp("postgres")).start()
+    yield server
+    server.stop()
+    if server.cluster.parent.name.startswith("citydata-pg-"):
+        shutil.rmtree(server.cluster.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: services.PostgresService) -> Iterator[str]:
+    """A SQLAlchemy URL of a fresh PostgreSQL database of its own."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(postgres_server.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    yield postgres_server.url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture

@@ -74,9 +74,14 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def registry(tmp_path: Path, clock: Clock) -> Iterator[Registry]:
-    reg = Registry.open(f"sqlite:///{tmp_path / 'registry.db'}", clock=clock)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def registry(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[Registry]:
+    """The registry on SQLite, and again on a real PostgreSQL server."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'registry.db'}"
+    reg = Registry.open(url, clock=clock)
     yield reg
     reg.close()
 
@@ -318,12 +323,10 @@ def test_an_in_memory_registry_works() -> None:
         assert list(reg.snapshot()) == ["lp-water-01"]
 
 
-def test_a_row_broken_outside_the_registry_is_reported(registry: Registry, tmp_path: Path) -> None:
+def test_a_row_broken_outside_the_registry_is_reported(registry: Registry) -> None:
     registry.add(make())
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-    with engine.begin() as conn:
+    with registry._engine.begin() as conn:  # another program writing the table directly
         conn.execute(sa.text("UPDATE sensors SET latitude = 500"))
-    engine.dispose()
     with pytest.raises(RegistryError, match=r"lp-water-01.*invalid"):
         registry.get("lp-water-01")
 

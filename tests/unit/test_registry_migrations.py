@@ -194,3 +194,11 @@ def test_migrations_form_one_line_of_revisions_in_the_package() -> None:
     assert revisions[-1].revision == "0001" and revisions[-1].down_revision is None
     for rev in revisions:
         assert Path(rev.path).name.startswith(f"{rev.revision}_")
+
+
+@pytest.mark.integration
+def test_postgres_is_migrated_to_the_schema_the_tables_describe(postgres_url: str) -> None:
+    Registry.open(postgres_url).close()
+    assert diff_against(postgres_url, metadata) == []
+    Registry.open(postgres_url).close()  # opening again is a no-op at head
+    assert diff_against(postgres_url, metadata) == []
