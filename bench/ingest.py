@@ -63,7 +63,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from citydata import services
 from citydata.influx import InfluxClient
-from citydata.registry import Registry, Sensor
+from citydata.registry import Registry
+from simulators.fleet import SimSensor, register_fleet
 
 SENSORS = 300
 TOPIC_FILTER = "sensors/#"
@@ -274,20 +275,11 @@ def register_bench_sensors(data_dir: Path) -> None:
     """Put the bench's sensors in the registry of a collector using `data_dir`: the collector
     quarantines readings of sensors it does not know."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    sims = [
+        SimSensor(f"bench-{k:03d}", "air", "bench", "bench", 14.0, 100.15) for k in range(SENSORS)
+    ]
     with Registry.open(f"sqlite:///{data_dir / 'registry.db'}") as registry:
-        registry.upsert_many(
-            Sensor(
-                id=f"bench-{k:03d}",
-                kind="air",
-                name_th=f"bench-{k:03d}",
-                name_en=f"bench-{k:03d}",
-                latitude=14.0,
-                longitude=100.15,
-                zone="bench",
-                site="bench",
-            )
-            for k in range(SENSORS)
-        )
+        register_fleet(registry, sims, zone="bench")
 
 
 def children(pid: int) -> list[int]:

@@ -105,6 +105,8 @@ def registry_entries(sensors: Iterable[SimSensor], zone: str = "lam-phaya") -> l
     ]
 
 
-def register_fleet(registry: Registry, sensors: Iterable[SimSensor]) -> UpsertResult:
+def register_fleet(
+    registry: Registry, sensors: Iterable[SimSensor], zone: str = "lam-phaya"
+) -> UpsertResult:
     """Add the fleet to the registry, or bring it up to date (safe to repeat)."""
-    return registry.upsert_many(registry_entries(sensors))
+    return registry.upsert_many(registry_entries(sensors, zone))

@@ -27,7 +27,8 @@ import httpx
 from citydata import services
 from citydata.influx import InfluxClient
 from citydata.mqtt import connect, make_client
-from citydata.registry import Registry, Sensor
+from citydata.registry import Registry
+from simulators.fleet import SimSensor, register_fleet
 
 SENSORS = 50
 
@@ -138,20 +139,11 @@ class Lab:
         }
         self.collector: subprocess.Popen[bytes] | None = None
         (workdir / "var").mkdir(parents=True, exist_ok=True)
+        sims = [
+            SimSensor(f"f{i:02d}", "air", "fault", "fault", 14.0, 100.15) for i in range(SENSORS)
+        ]
         with Registry.open(f"sqlite:///{workdir / 'var' / 'registry.db'}") as registry:
-            registry.upsert_many(
-                Sensor(
-                    id=f"f{i:02d}",
-                    kind="air",
-                    name_th=f"f{i:02d}",
-                    name_en=f"f{i:02d}",
-                    latitude=14.0,
-                    longitude=100.15,
-                    zone="faults",
-                    site="lab",
-                )
-                for i in range(SENSORS)
-            )
+            register_fleet(registry, sims, zone="faults")
 
     def _subscriptions(self) -> int:
         try:
