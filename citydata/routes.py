@@ -25,10 +25,11 @@ def check_topic_filter(topic: str) -> str:
 class Route(BaseModel):
     """How messages on topics matching `topic` (an MQTT filter) are read and stored.
 
-    `kind` is the sensor kind when the payload does not name one; `fields` renames device
-    field names to metric names (`{"pm2_5": "pm25"}`), `scale` multiplies a metric by a factor
-    after renaming (unit conversion); `timezone` is the zone of device clocks that send local
-    time without a zone; `auto_register` registers unknown sensors as pending.
+    `kind` is the sensor kind when the payload does not name one, or `kind_level` the topic
+    level (counted from 0) that names it; `fields` renames device field names to metric names
+    (`{"pm2_5": "pm25"}`); `scale` and `offset` convert units after renaming (value * scale +
+    offset: °F to °C is scale 5/9, offset -160/9); `timezone` is the zone of device clocks that
+    send local time without a zone; `auto_register` registers unknown sensors as pending.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -36,8 +37,10 @@ class Route(BaseModel):
     topic: str = "sensors/#"
     format: str = Field(default="native", min_length=1)
     kind: str | None = None
+    kind_level: int | None = Field(default=None, ge=0)
     fields: dict[str, str] = Field(default_factory=dict)
     scale: dict[str, float] = Field(default_factory=dict)
+    offset: dict[str, float] = Field(default_factory=dict)
     timezone: str = "Asia/Bangkok"
     auto_register: bool = False
 
@@ -55,15 +58,31 @@ class Route(BaseModel):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Bangkok)") from None
         return value
 
+    def for_topic(self, topic: str) -> Route:
+        """This route with the kind `kind_level` names in `topic` (itself without a level)."""
+        if self.kind_level is None:
+            return self
+        levels = topic.split("/")
+        kind = levels[self.kind_level] if self.kind_level < len(levels) else ""
+        # Not validated: an unknown kind here is the message's fault, reported as unknown_kind.
+        return self.model_copy(update={"kind": kind})
+
     @model_validator(mode="after")
     def _metrics_of_kind(self) -> Route:
         kinds = all_kinds()
+        if self.kind is not None and self.kind_level is not None:
+            raise ValueError("set kind or kind_level, not both")
+        if self.kind_level is not None:
+            levels = self.topic.split("/")
+            if self.kind_level >= len(levels) or levels[self.kind_level] == "#":
+                raise ValueError(f"kind_level {self.kind_level} is not a level of {self.topic!r}")
         if self.kind is None:
             return self
         kind = kinds.get(self.kind)
         if kind is None:
             raise ValueError(f"kind {self.kind!r} is not one of {', '.join(sorted(kinds))}")
-        unknown = [m for m in [*self.fields.values(), *self.scale] if m not in kind.by_name]
+        named = [*self.fields.values(), *self.scale, *self.offset]
+        unknown = [m for m in named if m not in kind.by_name]
         if unknown:
             raise ValueError(f"not {self.kind} metrics: {', '.join(sorted(set(unknown)))}")
         return self

@@ -46,13 +46,13 @@ def route_problems(routes: Sequence[Route]) -> list[str]:
 
 
 def _apply_field_map(raw: RawReading, route: Route) -> None:
-    """Device field names to metric names, then unit scaling, as the route says."""
+    """Device field names to metric names, then unit conversion, as the route says."""
     if route.fields:
         raw.values = {route.fields.get(name, name): v for name, v in raw.values.items()}
-    for name, factor in route.scale.items():
+    for name in route.scale.keys() | route.offset.keys():
         value = raw.values.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            raw.values[name] = value * factor
+            raw.values[name] = value * route.scale.get(name, 1.0) + route.offset.get(name, 0.0)
 
 
 class Pipeline:
@@ -81,6 +81,8 @@ class Pipeline:
         except KeyError:
             pass
         route = next((r for r in self.routes if topic_matches_sub(r.topic, topic)), None)
+        if route is not None:
+            route = route.for_topic(topic)
         if len(self._by_topic) < _TOPIC_CACHE:
             self._by_topic[topic] = route
         return route

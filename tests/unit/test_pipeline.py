@@ -249,3 +249,29 @@ def test_first_matching_route_wins() -> None:
 def test_a_route_with_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="'nope' is not one of"):
         Pipeline(Validator(300, 400 * 86_400), [Route(format="nope")])
+
+
+def test_a_route_derives_the_kind_from_a_topic_level_and_converts_units() -> None:
+    routes = [
+        Route(
+            topic="lora/+/+/up",
+            format="ttn",
+            kind_level=1,
+            fields={"temp_f": "temperature"},
+            scale={"temperature": 5 / 9},
+            offset={"temperature": -160 / 9},
+        )
+    ]
+    p = Pipeline(Validator(300, 400 * 86_400, clock=lambda: NOW), routes)
+    uplink = {
+        "end_device_ids": {"device_id": "w9"},
+        "received_at": "2023-11-14T22:13:20Z",
+        "uplink_message": {"f_port": 2, "decoded_payload": {"temp_f": 86, "level": 1}},
+    }
+    out = p.process(msg("lora/water/w9/up", uplink))
+    assert out.dead is None
+    celsius = 86 * (5 / 9) + (-160 / 9)  # 30 °C, as the route computes it in floats
+    assert abs(celsius - 30) < 1e-9
+    assert out.lines == [f"water,sensor_id=w9 temperature={celsius!r},level=1.0 {NOW}"]
+    out = p.process(msg("lora/noise/n1/up", uplink))
+    assert out.dead is not None and out.dead["reason"] == "unknown_kind"
