@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import sqlalchemy
 
@@ -25,6 +26,12 @@ from collector.service import Collector
 from tests.helpers import register
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# CI runs the same examples every time, so a run that lands is reproducible; locally each run
+# explores new ones (and keeps failures in .hypothesis/ to try first next time).
+hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+if IN_CI:
+    hypothesis.settings.load_profile("ci")
 
 
 def _need(name: str) -> None:

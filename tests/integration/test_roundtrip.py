@@ -6,7 +6,7 @@ import itertools
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from citydata.influx import InfluxClient, quote_ident, quote_literal
@@ -75,8 +75,8 @@ def test_reading_survives_influxdb(influx: InfluxClient, reading: Reading) -> No
 def test_escaped_names_survive_influxdb(
     influx: InfluxClient, measurement: str, tag_key: str, tag_value: str, field_key: str
 ) -> None:
-    if tag_key == field_key or "time" in (tag_key, field_key):
-        return  # InfluxDB forbids a tag and field of one name, and a key called time
+    # InfluxDB forbids a tag and a field of one name; InfluxQL reads any "time" as the time.
+    assume(tag_key != field_key and "time" not in (tag_key.lower(), field_key.lower()))
     t = next(_times)
     measurement = f"{measurement} {t}"  # a fresh one per example: no clash with earlier keys
     influx.write_lines([encode_point(measurement, {tag_key: tag_value}, {field_key: 1.25}, t)])
