@@ -15,6 +15,7 @@ as_root() {
 
 packages=()
 have mosquitto || packages+=(mosquitto)
+have mosquitto_sub || packages+=(mosquitto-clients)  # to watch the readings, as README shows
 have influxd || packages+=(influxdb)
 # PostgreSQL: the registry's tests run against a real server too (only its binaries are used).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
