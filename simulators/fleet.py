@@ -18,6 +18,7 @@ class SimSensor:
     name_th: str
     lat: float
     lon: float
+    format: str = "native"  # payload format, one of simulators.formats.ENCODERS
 
     @property
     def topic(self) -> str:
