@@ -71,3 +71,17 @@ def connect(client: mqtt.Client, host: str, port: int, timeout: float = 30.0) ->
             client.loop_stop()
             raise MQTTConnectError(f"cannot connect to MQTT broker {host}:{port}")
         time.sleep(0.01)
+
+
+def close(client: mqtt.Client) -> None:
+    """Disconnect, stop the network thread and close the client's sockets now.
+
+    paho closes its wake-up socket pair only when the client is garbage-collected; a client
+    caught in a reference cycle (callbacks bound to an object holding the client) would leave
+    it open until the cycle collector runs, and Python then warns about unclosed sockets.
+    """
+    client.disconnect()
+    client.loop_stop()
+    reset = getattr(client, "_reset_sockets", None)
+    if reset is not None:
+        reset()

@@ -12,7 +12,7 @@ from typing import Any
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from citydata.mqtt import connect, make_client
+from citydata.mqtt import close, connect, make_client
 from citydata.settings import Settings
 from collector.deadletter import DeadLetterStore
 
@@ -57,5 +57,4 @@ def replay(
     try:
         return store.take(lambda rec: replayable(rec) and wanted(rec), publish)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close(client)

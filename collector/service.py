@@ -31,7 +31,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from citydata.mqtt import ack_many, make_client
+from citydata.mqtt import ack_many, close, make_client
 from citydata.settings import Settings
 from collector import worker
 from collector.health import Stats
@@ -220,8 +220,7 @@ class Collector:
         except OSError:
             pass  # the worker is gone: nothing was acknowledged, the broker keeps it all
         self._acker.join()
-        self.client.disconnect()  # queued acknowledgements go out before the DISCONNECT
-        self.client.loop_stop()
+        close(self.client)  # queued acknowledgements go out before the DISCONNECT
         self._process.join(self.settings.collector_drain_timeout_s + 30)
         if self._process.is_alive():
             self._process.kill()

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import paho.mqtt.client as mqtt
 
-from citydata.mqtt import connect, make_client
+from citydata.mqtt import close, connect, make_client
 from citydata.settings import Settings
 from simulators import formats
 from simulators.faults import FaultInjector, FaultRates, Outgoing
@@ -92,8 +92,7 @@ class Publisher:
             self.collect()
             return self.acked
         finally:
-            self.client.disconnect()
-            self.client.loop_stop()
+            close(self.client)
 
 
 def publish_fleet(

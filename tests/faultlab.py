@@ -26,7 +26,7 @@ import httpx
 
 from citydata import services
 from citydata.influx import InfluxClient
-from citydata.mqtt import connect, make_client
+from citydata.mqtt import close, connect, make_client
 from citydata.registry import Registry
 from simulators.fleet import SimSensor, register_fleet
 
@@ -227,8 +227,7 @@ def publish(
     deadline = time.monotonic() + timeout
     while len(acked) < len(mids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    client.disconnect()
-    client.loop_stop()
+    close(client)
     if len(acked) < len(mids):
         raise RuntimeError(f"broker never acknowledged {len(mids) - len(acked)} messages")
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from citydata.mqtt import connect, make_client
+from citydata.mqtt import close, connect, make_client
 from citydata.registry import Registry, Sensor
 from citydata.settings import Settings
 
@@ -24,8 +24,7 @@ def publish_all(url: str, messages: list[tuple[str, bytes]], qos: int = 1) -> No
             info.wait_for_publish(timeout=60)
         assert all(info.is_published() for info in infos), "broker did not acknowledge all"
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close(client)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:

@@ -16,7 +16,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from citydata import services
-from citydata.mqtt import make_client
+from citydata.mqtt import close, make_client
 from tests.helpers import publish_all, wait_for
 
 pytestmark = pytest.mark.integration
@@ -41,15 +41,13 @@ def _received_after_restart(broker: services.MosquittoService, topic_filter: str
     client = _session(broker.url, client_id, got)
     client.subscribe(topic_filter, options=SubscribeOptions(qos=1))
     time.sleep(0.3)
-    client.disconnect()
-    client.loop_stop()
+    close(client)
     broker.stop()
     broker.start()
     publish_all(broker.url, [("sensors/air/x", str(i).encode()) for i in range(10)])
     client = _session(broker.url, client_id, got)
     time.sleep(1.0)
-    client.disconnect()
-    client.loop_stop()
+    close(client)
     return len(got)
 
 
