@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from citydata.influx import InfluxClient
 from citydata.kinds import all_kinds
 from citydata.settings import Settings, load_settings
 from collector.service import Collector
-from tests.helpers import register
+from tests.helpers import register, running_collector
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -127,10 +126,5 @@ def registered(settings: Settings) -> Settings:
 def collector(registered: Settings) -> Iterator[Collector]:
     """A collector running in this process, connected and subscribed; STANDARD_SENSORS are
     registered."""
-    settings = registered
-    c = Collector(settings)
-    c.start()
-    assert c.connected.wait(10), "collector did not connect to the broker"
-    time.sleep(0.2)  # SUBACK: the subscription is in place before tests publish
-    yield c
-    c.stop()
+    with running_collector(registered) as c:
+        yield c

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from citydata.mqtt import close, connect, make_client
 from citydata.registry import Registry, Sensor
 from citydata.settings import Settings
+from collector.service import Collector
 
 
 def publish_all(url: str, messages: list[tuple[str, bytes]], qos: int = 1) -> None:
@@ -55,3 +57,17 @@ def register(settings: Settings, sensors: dict[str, str], **fields: Any) -> None
             )
             for sid, kind in sensors.items()
         )
+
+
+@contextmanager
+def running_collector(settings: Settings) -> Iterator[Collector]:
+    """A collector in this process, connected, subscribed and with its worker ready."""
+    collector = Collector(settings)
+    collector.start()
+    try:
+        assert collector.connected.wait(10), "collector did not connect to the broker"
+        wait_for(collector.ready.is_set, what="collector worker ready")
+        time.sleep(0.3)  # SUBACK: the subscription is in place before tests publish
+        yield collector
+    finally:
+        collector.stop()

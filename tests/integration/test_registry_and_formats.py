@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,24 +16,10 @@ from citydata.routes import Route
 from citydata.settings import Settings
 from collector.deadletter import DeadLetterStore
 from collector.replay import replay
-from collector.service import Collector
-from tests.helpers import publish_all, register, wait_for
+from tests.helpers import publish_all, register, running_collector, wait_for
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parents[1] / "data" / "decoders"
-
-
-@contextmanager
-def running(settings: Settings) -> Iterator[Collector]:
-    c = Collector(settings)
-    c.start()
-    try:
-        assert c.connected.wait(10)
-        wait_for(c.ready.is_set, what="worker ready")
-        time.sleep(0.3)
-        yield c
-    finally:
-        c.stop()
 
 
 def dead(settings: Settings) -> list[dict[str, object]]:
@@ -46,7 +30,7 @@ def test_unregistered_is_quarantined_then_replayed_with_its_first_time(
     registered: Settings, influx: InfluxClient
 ) -> None:
     settings = registered
-    with running(settings) as c:
+    with running_collector(settings) as c:
         before = time.time_ns()
         publish_all(settings.mqtt_url, [("sensors/air/air-500", b'{"pm25": 7}')])
         wait_for(lambda: c.stats.dead_lettered == 1, what="a dead letter")
@@ -67,7 +51,7 @@ def test_unregistered_is_quarantined_then_replayed_with_its_first_time(
 
 def test_calibration_and_tags_are_applied(settings: Settings, influx: InfluxClient) -> None:
     register(settings, {"air-600": "air"}, calibration={"pm25": Calibration(scale=2.0, offset=1.0)})
-    with running(settings) as c:
+    with running_collector(settings) as c:
         publish_all(settings.mqtt_url, [("sensors/air/air-600", b'{"pm25": 10, "pm10": 30}')])
         wait_for(lambda: c.stats.written == 1, what="the reading")
     (row,) = influx.records('SELECT * FROM "air"')
@@ -79,7 +63,7 @@ def test_retired_and_wrong_kind_are_refused(settings: Settings, influx: InfluxCl
     register(settings, {"air-1": "air", "air-2": "air"})
     with Registry.from_settings(settings) as registry:
         registry.retire("air-2")
-    with running(settings) as c:
+    with running_collector(settings) as c:
         publish_all(
             settings.mqtt_url,
             [
@@ -96,7 +80,7 @@ def test_auto_register_makes_a_pending_sensor(settings: Settings, influx: Influx
     settings = settings.model_copy(
         update={"routes": [Route(topic="sensors/#", auto_register=True)]}
     )
-    with running(settings) as c:
+    with running_collector(settings) as c:
         publish_all(settings.mqtt_url, [("sensors/water/new-gauge", b'{"level": 1.2}')])
         wait_for(lambda: c.stats.written == 1, what="the reading")
     with Registry.from_settings(settings) as registry:
@@ -146,7 +130,7 @@ def test_each_format_through_the_broker(fmt: str, settings: Settings, influx: In
     payload = (
         json.dumps(case["payload"]).encode() if "payload" in case else case["payload_text"].encode()
     )
-    with running(settings) as c:
+    with running_collector(settings) as c:
         publish_all(settings.mqtt_url, [(case["topic"], payload)])
         wait_for(lambda: c.stats.written == 1, what=f"the {fmt} reading")
     (row,) = influx.records(f'SELECT * FROM "{kind.name}"')

@@ -19,7 +19,7 @@ from collector.service import Collector
 from simulators.faults import FaultRates
 from simulators.fleet import LAM_PHAYA, register_fleet
 from simulators.publisher import Simulation, backfill, backfill_times, publish_fleet
-from tests.helpers import wait_for
+from tests.helpers import running_collector, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +28,8 @@ pytestmark = pytest.mark.integration
 def running(settings: Settings) -> Iterator[Collector]:
     with Registry.from_settings(settings) as registry:
         register_fleet(registry, LAM_PHAYA)  # unregistered sensors would be quarantined
-    c = Collector(settings)
-    c.start()
-    try:
-        assert c.connected.wait(10)
-        wait_for(c.ready.is_set, what="worker ready")
-        time.sleep(0.3)
+    with running_collector(settings) as c:
         yield c
-    finally:
-        c.stop()
 
 
 def test_a_week_of_the_default_fleet_backfills_and_is_queryable(

@@ -10,11 +10,10 @@ import pytest
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
 from citydata.settings import Settings
-from collector.service import Collector
 from simulators.fleet import SimSensor, register_fleet
 from simulators.formats import ENCODERS, routes_for
 from simulators.publisher import Simulation, backfill, backfill_times
-from tests.helpers import wait_for
+from tests.helpers import running_collector, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,18 +38,11 @@ def test_each_format_is_stored_like_the_native_one(
     end, days, interval = time.time(), 2 / 24, 1800.0
     sim = Simulation(sensors, 4)
     expected = [m for t in backfill_times(days, interval, end) for m in sim.round(t)]
-    c = Collector(settings)
-    c.start()
-    try:
-        assert c.connected.wait(10)
-        wait_for(c.ready.is_set, what="worker ready")
-        time.sleep(0.3)
+    with running_collector(settings) as c:
         assert backfill(
             settings, sensors, days=days, interval_s=interval, seed=4, end=end
         ) == 4 * len(sensors)
         wait_for(lambda: c.stats.written == len(expected), what=f"the {fmt} readings")
-    finally:
-        c.stop()
     assert c.stats.dead_lettered == 0
     for s in sensors:
         rows = influx.records(f"SELECT * FROM \"{s.kind}\" WHERE sensor_id = '{s.sensor_id}'")
