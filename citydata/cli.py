@@ -176,6 +176,17 @@ def cmd_local(settings: Settings, args: argparse.Namespace) -> int:
     return run_local(settings, args.mqtt_port, args.influx_port, args.interval)
 
 
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_level=settings.log_level.lower()
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citydata",
@@ -304,6 +315,20 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             d.add_argument("--dry-run", action="store_true", help="only count what would go")
         d.set_defaults(func=func)
+
+    p = sub.add_parser(
+        "api",
+        help="serve the HTTP API (sensors, AQI, health)",
+        description="Serve the HTTP API with uvicorn until SIGTERM/SIGINT. The OpenAPI "
+        "documentation is at /docs; errors are answered as application/problem+json.",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (127.0.0.1; 0.0.0.0 for all)"
+    )
+    p.add_argument("--port", type=int, default=8000, help="TCP port to listen on (8000)")
+    p.set_defaults(func=cmd_api)
 
     add_commands(sub)
     return parser

@@ -39,6 +39,7 @@ def test_quick_start_is_first_and_ci_runs_its_test_command() -> None:
         ["sensors", "add"],
         ["sensors", "import"],
         ["sensors", "export"],
+        ["api"],
     ],
 )
 def test_every_command_explains_itself(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

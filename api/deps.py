@@ -1,0 +1,31 @@
+"""Request dependencies: the app's settings, registry and InfluxDB client, as short aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from citydata.influx import InfluxClient
+from citydata.registry import Registry
+from citydata.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def get_influx(request: Request) -> InfluxClient:
+    influx: InfluxClient = request.app.state.influx
+    return influx
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+InfluxDep = Annotated[InfluxClient, Depends(get_influx)]

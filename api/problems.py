@@ -1,0 +1,116 @@
+"""Errors answered as RFC 9457 problem details (`application/problem+json`), never tracebacks."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from citydata.registry import SensorNotFound
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldProblem(BaseModel):
+    """One invalid input: where it is, what is wrong, the pydantic error type."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; `errors` lists every invalid input of a 422."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/sensor-not-found",
+                    "title": "Sensor not found",
+                    "status": 404,
+                    "detail": "sensor 'lp-air-99' not found",
+                    "instance": "/sensors/lp-air-99",
+                }
+            ]
+        }
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[FieldProblem] | None = Field(default=None)
+
+
+def problem_response(
+    request: Request, status: int, detail: str, *, type: str = "about:blank", **extra: Any
+) -> JSONResponse:
+    """A problem+json response for this request."""
+    body = {
+        "type": type,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries saying these statuses answer with a Problem."""
+    return {
+        s: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": HTTPStatus(s).phrase}
+        for s in statuses
+    }
+
+
+def _field_problem(err: Any) -> dict[str, Any]:
+    return {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err["type"]}
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_field_problem(err) for err in exc.errors()]
+    detail = (
+        "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        or "invalid request"
+    )
+    return problem_response(request, 422, detail, type="/problems/validation-error", errors=errors)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    response = problem_response(request, exc.status_code, detail)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(request, 404, str(exc), type="/problems/sensor-not-found")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request, 500, "an unexpected error occurred; it has been logged", type="about:blank"
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of `app` as a problem."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(SensorNotFound, _not_found)
+    app.add_exception_handler(Exception, _unexpected)
