@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import aqi, health, sensors
+from api.routers import aqi, health, readings, sensors
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
 from citydata.settings import Settings
@@ -36,6 +36,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    for router in (health.router, sensors.router, aqi.router):
+    for router in (health.router, sensors.router, readings.router, aqi.router):
         app.include_router(router)
     return app

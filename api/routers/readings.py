@@ -1,0 +1,274 @@
+"""Readings from InfluxDB: the latest of each sensor, and one sensor's metric over a time range."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, NoReturn
+
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
+
+from api.deps import InfluxDep, RegistryDep
+from api.problems import problem_responses
+from citydata.influx import InfluxClient, quote_ident, quote_literal
+from citydata.kinds import Kind, all_kinds, get_kind
+from citydata.timeutil import parse_rfc3339
+
+router = APIRouter(tags=["readings"])
+
+MAX_POINTS = 10_000
+DAY_NS = 86_400 * 1_000_000_000
+_NS = 1_000_000_000
+
+
+class Every(StrEnum):
+    """Bucket width of an aggregate (InfluxQL duration literals)."""
+
+    m1 = "1m"
+    m5 = "5m"
+    m15 = "15m"
+    h1 = "1h"
+    d1 = "1d"
+
+
+EVERY_NS = {
+    Every.m1: 60 * _NS,
+    Every.m5: 300 * _NS,
+    Every.m15: 900 * _NS,
+    Every.h1: 3600 * _NS,
+    Every.d1: DAY_NS,
+}
+
+
+# The InfluxQL function applied to each bucket.
+Agg = Literal["mean", "min", "max", "last", "count"]
+
+
+class LatestReading(BaseModel):
+    """The most recent point of one sensor: every metric it carried."""
+
+    sensor_id: str
+    kind: str
+    time: datetime
+    time_ns: int
+    values: dict[str, float]
+
+
+class LatestReadings(BaseModel):
+    """The latest reading of each sensor matching the filters, by kind then sensor id."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "sensor_id": "lp-air-01",
+                            "kind": "air",
+                            "time": "2026-01-31T07:00:00Z",
+                            "time_ns": 1769842800000000000,
+                            "values": {"pm25": 41.5, "pm10": 63.0, "humidity": 71.0},
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    items: list[LatestReading]
+
+
+class Point(BaseModel):
+    """One raw point, or one bucket (its start time) of an aggregate; null for an empty bucket."""
+
+    time: datetime
+    time_ns: int
+    value: float | None
+
+
+class ReadingRange(BaseModel):
+    """One sensor's metric over [start, end): raw points, or one value per `every` bucket."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sensor_id": "lp-air-01",
+                    "kind": "air",
+                    "metric": "pm25",
+                    "unit": "µg/m³",
+                    "start": "2026-01-31T00:00:00Z",
+                    "end": "2026-01-31T02:00:00Z",
+                    "every": "1h",
+                    "agg": "mean",
+                    "points": [
+                        {
+                            "time": "2026-01-31T00:00:00Z",
+                            "time_ns": 1769817600000000000,
+                            "value": 38.2,
+                        },
+                        {
+                            "time": "2026-01-31T01:00:00Z",
+                            "time_ns": 1769821200000000000,
+                            "value": 40.1,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    sensor_id: str
+    kind: str
+    metric: str
+    unit: str
+    start: datetime
+    end: datetime
+    every: Every | None
+    agg: Agg | None
+    points: list[Point]
+
+
+def _invalid(loc: tuple[str, ...], msg: str) -> NoReturn:
+    raise RequestValidationError([{"loc": loc, "msg": msg, "type": "value_error"}])
+
+
+def _as_datetime(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns // _NS, UTC).replace(microsecond=(ns % _NS) // 1000)
+
+
+def _latest_of_kind(influx: InfluxClient, kind: Kind, sensor_id: str | None) -> list[LatestReading]:
+    where = f" WHERE {quote_ident('sensor_id')} = {quote_literal(sensor_id)}" if sensor_id else ""
+    q = (
+        f"SELECT * FROM {quote_ident(kind.name)}{where} "
+        f"GROUP BY {quote_ident('sensor_id')} ORDER BY time DESC LIMIT 1"
+    )
+    out = []
+    for row in influx.records(q):
+        values = {k: float(v) for k, v in row.items() if k in kind.by_name and v is not None}
+        ns = int(row["time"])
+        out.append(
+            LatestReading(
+                sensor_id=row["sensor_id"],
+                kind=kind.name,
+                time=_as_datetime(ns),
+                time_ns=ns,
+                values=values,
+            )
+        )
+    return sorted(out, key=lambda r: r.sensor_id)
+
+
+@router.get("/readings/latest", response_model=LatestReadings, responses=problem_responses(422))
+def latest_readings(
+    influx: InfluxDep,
+    kind: Annotated[str | None, Query(description="only this kind, e.g. air")] = None,
+    sensor_id: Annotated[str | None, Query(description="only this sensor")] = None,
+) -> LatestReadings:
+    """The latest reading of each sensor, with every metric of its last point."""
+    if kind is not None and get_kind(kind) is None:
+        _invalid(("query", "kind"), f"unknown kind {kind!r}; known: {', '.join(all_kinds())}")
+    kinds = [k for name, k in sorted(all_kinds().items()) if kind in (None, name)]
+    return LatestReadings(items=[r for k in kinds for r in _latest_of_kind(influx, k, sensor_id)])
+
+
+def _bounds(start: str | None, end: str | None) -> tuple[int, int]:
+    """[start, end) in epoch ns; end defaults to now, start to 24 h before end."""
+    try:
+        end_ns = parse_rfc3339(end) if end is not None else time.time_ns()
+    except ValueError as exc:
+        _invalid(("query", "end"), str(exc))
+    try:
+        start_ns = parse_rfc3339(start) if start is not None else end_ns - DAY_NS
+    except ValueError as exc:
+        _invalid(("query", "start"), str(exc))
+    if start_ns >= end_ns:
+        _invalid(("query", "start"), "start must be before end")
+    return start_ns, end_ns
+
+
+def _range_query(
+    kind: str, sensor_id: str, metric: str, span: tuple[int, int], every: Every | None, agg: Agg
+) -> str:
+    where = (
+        f"WHERE {quote_ident('sensor_id')} = {quote_literal(sensor_id)} "
+        f"AND time >= {int(span[0])} AND time < {int(span[1])}"
+    )
+    if every is None:
+        return (
+            f"SELECT {quote_ident(metric)} AS {quote_ident('value')} FROM {quote_ident(kind)} "
+            f"{where} ORDER BY time ASC LIMIT {MAX_POINTS + 1}"
+        )
+    # `agg` and `every` are enum members, never free text.
+    return (
+        f"SELECT {agg.upper()}({quote_ident(metric)}) AS {quote_ident('value')} "
+        f"FROM {quote_ident(kind)} {where} GROUP BY time({every.value})"
+    )
+
+
+def _too_many(what: str) -> NoReturn:
+    _invalid(
+        ("query",),
+        f"{what} more than {MAX_POINTS} points; narrow start/end or use a wider every "
+        f"({', '.join(e.value for e in Every)})",
+    )
+
+
+@router.get(
+    "/sensors/{sensor_id}/readings",
+    response_model=ReadingRange,
+    tags=["sensors"],
+    responses=problem_responses(404, 422),
+)
+def sensor_readings(
+    sensor_id: str,
+    registry: RegistryDep,
+    influx: InfluxDep,
+    metric: Annotated[str, Query(description="one metric of the sensor's kind, e.g. pm25")],
+    start: Annotated[
+        str | None, Query(description="RFC 3339 with a zone, inclusive; default end - 24 h")
+    ] = None,
+    end: Annotated[
+        str | None, Query(description="RFC 3339 with a zone, exclusive; default now")
+    ] = None,
+    every: Annotated[
+        Every | None, Query(description="bucket width; raw points when absent")
+    ] = None,
+    agg: Annotated[Agg, Query(description="function per bucket (with every)")] = "mean",
+) -> ReadingRange:
+    """One sensor's metric over [start, end), raw or aggregated; at most MAX_POINTS points."""
+    sensor = registry.get(sensor_id)
+    kind = get_kind(sensor.kind)
+    if kind is None or metric not in kind.by_name:
+        known = ", ".join(kind.by_name) if kind else "none"
+        _invalid(
+            ("query", "metric"), f"{sensor.kind} sensors have no metric {metric!r}; known: {known}"
+        )
+    span = _bounds(start, end)
+    if every is not None and math.ceil((span[1] - span[0]) / EVERY_NS[every]) + 1 > MAX_POINTS:
+        _too_many("the request would give")
+    rows = influx.records(_range_query(kind.name, sensor_id, metric, span, every, agg))
+    if every is None and len(rows) > MAX_POINTS:
+        _too_many("the range holds")
+    points = [_point(row) for row in rows]
+    return ReadingRange(
+        sensor_id=sensor_id,
+        kind=kind.name,
+        metric=metric,
+        unit=kind.by_name[metric].unit,
+        start=_as_datetime(span[0]),
+        end=_as_datetime(span[1]),
+        every=every,
+        agg=agg if every is not None else None,
+        points=points,
+    )
+
+
+def _point(row: dict[str, Any]) -> Point:
+    ns = int(row["time"])
+    value = row["value"]
+    return Point(time=_as_datetime(ns), time_ns=ns, value=None if value is None else float(value))
