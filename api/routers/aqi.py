@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.exceptions import RequestValidationError
 
-from api.problems import problem_responses
+from api.problems import invalid_input, problem_responses
 from citydata.aqi import AVERAGING_HOURS, UNITS, AqiResult, calculate
 
 router = APIRouter(prefix="/aqi", tags=["aqi"])
@@ -50,18 +49,10 @@ def calculate_aqi(
     """The overall AQI, its level, colour, names and advice, and every sub-index."""
     values = {"pm25": pm25, "pm10": pm10, "o3": o3, "co": co, "no2": no2, "so2": so2}
     if all(v is None for v in values.values()):
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("query",),
-                    "msg": "at least one pollutant is required: " + ", ".join(values),
-                    "type": "missing",
-                }
-            ]
+        invalid_input(
+            ("query",), "at least one pollutant is required: " + ", ".join(values), "missing"
         )
     try:
         return calculate(values, at)
     except ValueError as exc:
-        raise RequestValidationError(
-            [{"loc": ("query",), "msg": str(exc), "type": "value_error"}]
-        ) from exc
+        invalid_input(("query",), str(exc))

@@ -9,11 +9,10 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, Query
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import InfluxDep, RegistryDep
-from api.problems import problem_responses
+from api.problems import invalid_input, problem_responses
 from citydata.influx import InfluxClient, quote_ident, quote_literal
 from citydata.kinds import Kind, all_kinds, get_kind
 from citydata.timeutil import parse_rfc3339
@@ -133,10 +132,6 @@ class ReadingRange(BaseModel):
     points: list[Point]
 
 
-def _invalid(loc: tuple[str, ...], msg: str) -> NoReturn:
-    raise RequestValidationError([{"loc": loc, "msg": msg, "type": "value_error"}])
-
-
 def _as_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(ns // _NS, UTC).replace(microsecond=(ns % _NS) // 1000)
 
@@ -171,7 +166,7 @@ def latest_readings(
 ) -> LatestReadings:
     """The latest reading of each sensor, with every metric of its last point."""
     if kind is not None and get_kind(kind) is None:
-        _invalid(("query", "kind"), f"unknown kind {kind!r}; known: {', '.join(all_kinds())}")
+        invalid_input(("query", "kind"), f"unknown kind {kind!r}; known: {', '.join(all_kinds())}")
     kinds = [k for name, k in sorted(all_kinds().items()) if kind in (None, name)]
     return LatestReadings(items=[r for k in kinds for r in _latest_of_kind(influx, k, sensor_id)])
 
@@ -181,13 +176,13 @@ def _bounds(start: str | None, end: str | None) -> tuple[int, int]:
     try:
         end_ns = parse_rfc3339(end) if end is not None else time.time_ns()
     except ValueError as exc:
-        _invalid(("query", "end"), str(exc))
+        invalid_input(("query", "end"), str(exc))
     try:
         start_ns = parse_rfc3339(start) if start is not None else end_ns - DAY_NS
     except ValueError as exc:
-        _invalid(("query", "start"), str(exc))
+        invalid_input(("query", "start"), str(exc))
     if start_ns >= end_ns:
-        _invalid(("query", "start"), "start must be before end")
+        invalid_input(("query", "start"), "start must be before end")
     return start_ns, end_ns
 
 
@@ -211,7 +206,7 @@ def _range_query(
 
 
 def _too_many(what: str) -> NoReturn:
-    _invalid(
+    invalid_input(
         ("query",),
         f"{what} more than {MAX_POINTS} points; narrow start/end or use a wider every "
         f"({', '.join(e.value for e in Every)})",
@@ -245,7 +240,7 @@ def sensor_readings(
     kind = get_kind(sensor.kind)
     if kind is None or metric not in kind.by_name:
         known = ", ".join(kind.by_name) if kind else "none"
-        _invalid(
+        invalid_input(
             ("query", "metric"), f"{sensor.kind} sensors have no metric {metric!r}; known: {known}"
         )
     span = _bounds(start, end)
