@@ -1,17 +1,34 @@
-"""The app factory: `create_app(settings)` wires the routers, problems and shared clients."""
+"""The app factory: `create_app(settings)` wires the routers, problems and shared clients.
+
+Every module in api/routers that defines `router` is included: a new resource is one module.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+import api.routers
 from api import problems
-from api.routers import aqi, health, readings, sensors
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
 from citydata.settings import Settings
+
+
+def routers() -> list[APIRouter]:
+    """The `router` of every module in api/routers, in module-name order."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(api.routers.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"api.routers.{info.name}")
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            found.append(router)
+    return found
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -36,6 +53,15 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    for router in (health.router, sensors.router, readings.router, aqi.router):
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            expose_headers=["Content-Disposition"],
+            max_age=3600,
+        )
+    for router in routers():
         app.include_router(router)
     return app

@@ -10,6 +10,7 @@ from typing import Any
 
 from citydata.logs import setup_logging
 from citydata.registry.cli import add_commands
+from citydata.registry.keys_cli import add_commands as add_key_commands
 from citydata.settings import ConfigError, Settings, load_settings
 
 SETTINGS_HELP = """settings come from CITYDATA_* environment variables and the TOML file named by
@@ -331,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_api)
 
     add_commands(sub)
+    add_key_commands(sub)
     return parser
 
 

@@ -112,6 +112,16 @@ class Settings(BaseModel):
         "environment, [[routes]] tables in the config file).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    api_anonymous_read: bool = Field(
+        True,
+        description="Let requests without an API key read (open data); false requires a key "
+        "with the read role or higher for every route but /health and /ready.",
+    )
+    api_cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Web origins allowed to call the API from a browser, comma-separated "
+        "(https://data.example.go.th); '*' allows any. Empty: no CORS headers.",
+    )
 
     @field_validator("mqtt_url")
     @classmethod
@@ -132,6 +142,24 @@ class Settings(BaseModel):
             raise ValueError("must be http(s)://host[:port]")
         _ = parts.port
         return value.rstrip("/")
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_cors_origins")
+    @classmethod
+    def _origin_urls(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if origin != "*" and (
+                parts.scheme not in ("http", "https") or not parts.hostname or parts.path
+            ):
+                raise ValueError(f"{origin!r} is not an origin like https://host[:port] or '*'")
+        return value
 
     @field_validator("mqtt_share_group")
     @classmethod
@@ -159,12 +187,15 @@ class Settings(BaseModel):
                 value = value.get_secret_value()
             if name in _JSON_SETTINGS:
                 value = json.dumps([route.model_dump() for route in value])
+            elif name in _LIST_SETTINGS:
+                value = ",".join(value)
             out[ENV_PREFIX + name.upper()] = str(value)
         return out
 
 
 _SECRETS = {"influx_token", "influx_password"}
 _JSON_SETTINGS = {"routes"}  # structured: JSON in the environment, tables in the file
+_LIST_SETTINGS = {"api_cors_origins"}  # comma-separated in the environment, arrays in the file
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):[^@/\s]*@")
 
 

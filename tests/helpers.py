@@ -71,3 +71,12 @@ def running_collector(settings: Settings) -> Iterator[Collector]:
         yield collector
     finally:
         collector.stop()
+
+
+def api_key(settings: Settings, role: str, sensor_id: str | None = None) -> str:
+    """A new API key with `role` in the registry of `settings` (device keys name a sensor)."""
+    from citydata.registry import Role
+
+    with Registry.from_settings(settings) as registry:
+        _, token = registry.create_key(f"test {role}", Role(role), sensor_id)
+    return token

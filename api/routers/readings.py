@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, NoReturn
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
 from api.problems import invalid_input, problem_responses
 from citydata.influx import InfluxClient, quote_ident, quote_literal
@@ -161,6 +162,7 @@ def _latest_of_kind(influx: InfluxClient, kind: Kind, sensor_id: str | None) -> 
 @router.get("/readings/latest", response_model=LatestReadings, responses=problem_responses(422))
 def latest_readings(
     influx: InfluxDep,
+    _: ReadAccess,
     kind: Annotated[str | None, Query(description="only this kind, e.g. air")] = None,
     sensor_id: Annotated[str | None, Query(description="only this sensor")] = None,
 ) -> LatestReadings:
@@ -223,6 +225,7 @@ def sensor_readings(
     sensor_id: str,
     registry: RegistryDep,
     influx: InfluxDep,
+    _: ReadAccess,
     metric: Annotated[str, Query(description="one metric of the sensor's kind, e.g. pm25")],
     start: Annotated[
         str | None, Query(description="RFC 3339 with a zone, inclusive; default end - 24 h")

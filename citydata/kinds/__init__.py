@@ -41,6 +41,8 @@ class Kind:
     name: str
     description: str
     metrics: tuple[Metric, ...]
+    # A sensor of this kind that has sent nothing for this long is reported offline.
+    offline_after_s: float = 900.0
     by_name: dict[str, Metric] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -5,6 +5,7 @@ from citydata.kinds import Kind, Metric
 KIND = Kind(
     name="air",
     description="Air-quality station: PM, gases, weather",
+    offline_after_s=1800.0,  # 30 min: low-cost stations report every 1-5 min
     metrics=(
         Metric("pm25", "µg/m³", 0, 1000, "PM2.5 mass concentration"),
         Metric("pm10", "µg/m³", 0, 2000, "PM10 mass concentration"),

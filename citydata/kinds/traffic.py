@@ -5,6 +5,7 @@ from citydata.kinds import Kind, Metric
 KIND = Kind(
     name="traffic",
     description="Traffic detector: one lane or direction per interval",
+    offline_after_s=2700.0,  # 45 min: three missed 15-minute intervals
     metrics=(
         Metric("count", "vehicles", 0, 100_000, "Vehicles in the interval"),
         Metric("interval_s", "s", 1, 86_400, "Length of the counting interval"),

@@ -5,6 +5,7 @@ from citydata.kinds import Kind, Metric
 KIND = Kind(
     name="water",
     description="Water station: level gauge and quality probe",
+    offline_after_s=1800.0,  # 30 min: gauges report every 1-10 min
     metrics=(
         Metric("level", "m", -50, 100, "Water level above the station datum (m MSL by default)"),
         # Tidal reaches flow both ways, so flow may be negative.

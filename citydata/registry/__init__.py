@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from citydata.registry.errors import RegistryError, SensorExists, SensorNotFound
+from citydata.registry.errors import KeyNotFound, RegistryError, SensorExists, SensorNotFound
+from citydata.registry.keys import ApiKey, Role
 from citydata.registry.model import STATUSES, Calibration, Sensor, Status, describe_errors
 
 if TYPE_CHECKING:
@@ -24,9 +25,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "STATUSES",
+    "ApiKey",
     "Calibration",
+    "KeyNotFound",
     "Registry",
     "RegistryError",
+    "Role",
     "Sensor",
     "SensorExists",
     "SensorNotFound",

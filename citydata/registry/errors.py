@@ -25,3 +25,11 @@ class SensorExists(RegistryError):
         shown = ", ".join(repr(i) for i in self.sensor_ids)
         noun = "sensor" if len(self.sensor_ids) == 1 else "sensors"
         super().__init__(f"{noun} {shown} already registered")
+
+
+class KeyNotFound(RegistryError):
+    """No API key has this id."""
+
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(f"API key {key_id!r} not found")

@@ -18,10 +18,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from citydata.registry import migrate
-from citydata.registry.errors import RegistryError, SensorExists, SensorNotFound
+from citydata.registry import keys, migrate
+from citydata.registry.errors import KeyNotFound, RegistryError, SensorExists, SensorNotFound
+from citydata.registry.keys import ApiKey, Role
 from citydata.registry.model import EDITABLE, Sensor, Status
-from citydata.registry.tables import sensors
+from citydata.registry.tables import api_keys, sensors
 from citydata.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -193,6 +194,62 @@ class Registry:
         """Every sensor by id, read in one query: what the collector refreshes periodically."""
         with self._transaction() as conn:
             return {row.id: _sensor(row) for row in conn.execute(sa.select(sensors))}
+
+    def create_key(self, name: str, role: Role, sensor_id: str | None = None) -> tuple[ApiKey, str]:
+        """A new API key: (what is stored, the key itself, shown this once and never again).
+        Device keys speak for one registered sensor; other roles for none."""
+        role = Role(role)
+        if (role is Role.device) != (sensor_id is not None):
+            raise RegistryError("a device key needs a sensor id, and only a device key takes one")
+        if not name.strip():
+            raise RegistryError("a key needs a name saying who or what holds it")
+        key_id, token, hashed = keys.new_secret()
+        stored = ApiKey(
+            id=key_id, name=name.strip(), role=role, sensor_id=sensor_id, created_at=self._clock()
+        )
+        with self._transaction() as conn:
+            if sensor_id is not None and _fetch(conn, sensor_id) is None:
+                raise SensorNotFound(sensor_id)
+            conn.execute(sa.insert(api_keys).values(**stored.model_dump(), secret_sha256=hashed))
+        return stored, token
+
+    def list_keys(self, *, include_revoked: bool = False) -> builtins.list[ApiKey]:
+        """Keys ordered by creation, without secrets."""
+        query = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        if not include_revoked:
+            query = query.where(api_keys.c.revoked_at.is_(None))
+        with self._transaction() as conn:
+            return [ApiKey.model_validate(dict(row._mapping)) for row in conn.execute(query)]
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        """Revoke a key at once (it stays listed with --all, for the record)."""
+        with self._transaction() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+            if row is None:
+                raise KeyNotFound(key_id)
+            key = ApiKey.model_validate(dict(row._mapping))
+            if key.revoked_at is None:
+                key = key.model_copy(update={"revoked_at": self._clock()})
+                conn.execute(
+                    sa.update(api_keys)
+                    .where(api_keys.c.id == key_id)
+                    .values(revoked_at=key.revoked_at)
+                )
+        return key
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The active key `token` is, or None (malformed, unknown, wrong secret, revoked)."""
+        parts = keys.split(token)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        with self._transaction() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        if not keys.matches(secret, row.secret_sha256):
+            return None
+        return ApiKey.model_validate(dict(row._mapping))
 
     def _stamped(self, sensor: Sensor, created: datetime | None) -> Sensor:
         now = self._clock()

@@ -51,5 +51,19 @@ sensors = Table(
     Index(None, "status"),
 )
 
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("sensor_id", String(128), nullable=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("role IN ('read', 'operator', 'admin', 'device')", name="role"),
+    CheckConstraint("(role = 'device') = (sensor_id IS NOT NULL)", name="device_sensor"),
+)
+
 # Alembic's bookkeeping table, named for the registry so it can share a database with others.
 VERSION_TABLE = "registry_alembic_version"

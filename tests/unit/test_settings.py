@@ -278,3 +278,20 @@ def test_env_leaves_out_unset_values() -> None:
         "CITYDATA_INFLUX_USER",
         "CITYDATA_INFLUX_PASSWORD",
     }
+
+
+def test_cors_origins_from_a_comma_list_or_a_toml_array(tmp_path: Path) -> None:
+    env = {"CITYDATA_API_CORS_ORIGINS": "https://data.lamphaya.go.th, http://localhost:3000"}
+    settings = load_settings(env)
+    assert settings.api_cors_origins == ["https://data.lamphaya.go.th", "http://localhost:3000"]
+    assert load_settings(settings.env()).api_cors_origins == settings.api_cors_origins
+    toml = _toml(tmp_path, 'api_cors_origins = ["*"]\napi_anonymous_read = false\n')
+    from_file = load_settings(toml)
+    assert from_file.api_cors_origins == ["*"] and from_file.api_anonymous_read is False
+    assert load_settings({}).api_cors_origins == [] and load_settings({}).api_anonymous_read
+
+
+@pytest.mark.parametrize("origin", ["data.lamphaya.go.th", "https://x.th/page", "ftp://x.th"])
+def test_bad_cors_origin_is_refused(origin: str) -> None:
+    (problem,) = _problems({"CITYDATA_API_CORS_ORIGINS": origin})
+    assert problem.startswith("CITYDATA_API_CORS_ORIGINS:") and origin in problem
