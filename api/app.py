@@ -9,12 +9,17 @@ import importlib
 import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 import api.routers
 from api import problems
+from api.auth import require_read
+from api.publisher import Publisher
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
 from citydata.settings import Settings
@@ -32,16 +37,21 @@ def routers() -> list[APIRouter]:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """A new API application; its registry and InfluxDB client live as long as its lifespan."""
+    """A new API application; its registry, InfluxDB and MQTT clients live as long as its
+    lifespan."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = Registry.from_settings(settings)
         influx = InfluxClient.from_settings(settings)
+        publisher = Publisher(settings)
+        publisher.start()  # in the background: the API starts while the broker is down
         app.state.registry, app.state.influx = registry, influx
+        app.state.publisher = publisher
         try:
             yield
         finally:
+            publisher.close()
             influx.close()
             registry.close()
 
@@ -62,6 +72,31 @@ def create_app(settings: Settings) -> FastAPI:
             expose_headers=["Content-Disposition"],
             max_age=3600,
         )
-    for router in routers():
+    included = routers()
+    for router in included:
         app.include_router(router)
+    if settings.api_anonymous_read:
+        _document_anonymous_read(app, included)
     return app
+
+
+def _uses(dependant: Dependant, call: object) -> bool:
+    return any(d.call is call or _uses(d, call) for d in dependant.dependencies)
+
+
+def _document_anonymous_read(app: FastAPI, included: list[APIRouter]) -> None:
+    """Mark reading routes' keys optional in the OpenAPI schema (an empty security
+    requirement), as they are when anonymous reading is on."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for route in (r for router in included for r in router.routes):
+                if isinstance(route, APIRoute) and _uses(route.dependant, require_read):
+                    for method in route.methods or ():
+                        operation = schema["paths"][route.path_format][method.lower()]
+                        operation.setdefault("security", []).append({})
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any, NoReturn
 
@@ -12,8 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
-from citydata.registry import SensorNotFound
+from citydata.registry import SensorExists, SensorNotFound
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -98,13 +100,37 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (methods := allowed_methods(request.app, request.url.path)):
+        detail = f"{request.method} is not allowed here; allowed: {', '.join(methods)}"
+        headers["Allow"] = ", ".join(methods)
     response = problem_response(request, exc.status_code, detail)
-    response.headers.update(exc.headers or {})
+    response.headers.update(headers)
     return response
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the schema documents for `path`. Starlette's own 405 names only the methods
+    of the first route matching the path, though several routes may share it (GET and POST)."""
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "_allow", None)
+    if table is None:
+        table = [
+            (compile_path(template)[0], sorted(m.upper() for m in operations))
+            for template, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state._allow = table
+    for pattern, methods in table:
+        if pattern.match(path):
+            return methods
+    return []
 
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 404, str(exc), type="/problems/sensor-not-found")
+
+
+async def _exists(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(request, 409, str(exc), type="/problems/sensor-exists")
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -119,4 +145,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(SensorNotFound, _not_found)
+    app.add_exception_handler(SensorExists, _exists)
     app.add_exception_handler(Exception, _unexpected)

@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from citydata.kinds import all_kinds
+
 ICT = timezone(timedelta(hours=7), "ICT")
 # The current PM2.5 row is in force from midnight 1 June 2023, Thai time (2023-05-31T17:00Z).
 PM25_2023_FROM = datetime(2023, 6, 1, tzinfo=ICT)
@@ -168,6 +170,12 @@ def _concentration(pollutant: str, value: float) -> Decimal:
         raise ValueError(
             f"{pollutant} concentration {value} {UNITS[pollutant]} is negative; "
             "a concentration cannot be below zero"
+        )
+    limit = all_kinds()["air"].by_name[pollutant].max
+    if value > limit:
+        raise ValueError(
+            f"{pollutant} concentration {value:g} {UNITS[pollutant]} is above {limit:g}, the "
+            "most an air station can measure; check the units"
         )
     return Decimal(repr(value))
 

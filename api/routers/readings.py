@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from api.auth import ReadAccess
-from api.deps import InfluxDep, RegistryDep
+from api.deps import InfluxDep, KindQuery, RegistryDep
 from api.problems import invalid_input, problem_responses
 from citydata.influx import InfluxClient, quote_ident, quote_literal
 from citydata.kinds import Kind, all_kinds, get_kind
@@ -163,7 +163,7 @@ def _latest_of_kind(influx: InfluxClient, kind: Kind, sensor_id: str | None) -> 
 def latest_readings(
     influx: InfluxDep,
     _: ReadAccess,
-    kind: Annotated[str | None, Query(description="only this kind, e.g. air")] = None,
+    kind: KindQuery = None,
     sensor_id: Annotated[str | None, Query(description="only this sensor")] = None,
 ) -> LatestReadings:
     """The latest reading of each sensor, with every metric of its last point."""

@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -37,7 +38,32 @@ Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A
 Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 MetaValue = Annotated[str, Field(min_length=1, max_length=1000)]
-Levels = Annotated[dict[Key, Number], Field(min_length=1)]
+KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": KEY_PATTERN}
+# pydantic describes patterned keys as patternProperties, which still admits keys matching no
+# pattern; propertyNames says what the validators enforce, so generated clients get it right.
+Levels = Annotated[
+    dict[Key, Number],
+    Field(min_length=1),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": _KEY_SCHEMA,
+            "additionalProperties": {"type": "number"},
+        }
+    ),
+]
+Meta = Annotated[
+    dict[Key, MetaValue],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": _KEY_SCHEMA,
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 1000},
+        }
+    ),
+]
 
 
 def _metric_of_kind(name: str, info: ValidationInfo) -> str:
@@ -103,7 +129,7 @@ class Sensor(BaseModel):
     install_date: date | None = None
     calibration: dict[MetricName, Calibration] = Field(default_factory=dict)
     thresholds: dict[MetricName, Levels] = Field(default_factory=dict)
-    meta: dict[Key, MetaValue] = Field(default_factory=dict)
+    meta: Meta = Field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

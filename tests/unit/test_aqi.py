@@ -352,7 +352,8 @@ def test_level_of(aqi: int, level: int) -> None:
     assert level_of(aqi) == level
 
 
-concentrations = st.floats(min_value=0, max_value=1000, allow_nan=False, allow_infinity=False)
+# (500: the highest concentration every pollutant accepts; CO stations measure up to 500 ppm)
+concentrations = st.floats(min_value=0, max_value=500, allow_nan=False, allow_infinity=False)
 
 
 @given(
@@ -375,3 +376,14 @@ def test_aqi_never_falls_as_a_concentration_rises(
     # the number always reads as the level it is reported with
     assert level_of(low_result.aqi) == low_result.level
     assert low_result.estimate == (low_result.level == 5)
+
+
+@pytest.mark.parametrize(("pollutant", "limit"), [("pm25", 1000), ("co", 500), ("no2", 2000)])
+def test_concentration_beyond_what_a_station_measures_is_refused(
+    pollutant: str, limit: float
+) -> None:
+    assert calculate({pollutant: limit}).level == 5  # the limit itself is still a reading
+    with pytest.raises(ValueError, match=f"{pollutant} concentration .* is above {limit}"):
+        calculate({pollutant: limit * 1.01})
+    with pytest.raises(ValueError, match="check the units"):
+        calculate({pollutant: 6.0e307})
