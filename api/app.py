@@ -75,8 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     included = routers()
     for router in included:
         app.include_router(router)
-    if settings.api_anonymous_read:
-        _document_anonymous_read(app, included)
+    _document_access(app, included, anonymous_read=settings.api_anonymous_read)
     return app
 
 
@@ -84,19 +83,37 @@ def _uses(dependant: Dependant, call: object) -> bool:
     return any(d.call is call or _uses(d, call) for d in dependant.dependencies)
 
 
-def _document_anonymous_read(app: FastAPI, included: list[APIRouter]) -> None:
-    """Mark reading routes' keys optional in the OpenAPI schema (an empty security
-    requirement), as they are when anonymous reading is on."""
+def _document_access(app: FastAPI, included: list[APIRouter], *, anonymous_read: bool) -> None:
+    """Complete the OpenAPI schema with what the access dependencies do: routes that take a key
+    answer 401 and 403 problems, and reading routes' keys are optional (an empty security
+    requirement) when anonymous reading is on."""
     generate = app.openapi
+    answers = problems.problem_responses(401, 403)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
             for route in (r for router in included for r in router.routes):
-                if isinstance(route, APIRoute) and _uses(route.dependant, require_read):
-                    for method in route.methods or ():
-                        operation = schema["paths"][route.path_format][method.lower()]
-                        operation.setdefault("security", []).append({})
+                if not isinstance(route, APIRoute):
+                    continue
+                for method in route.methods or ():
+                    operation = schema["paths"][route.path_format][method.lower()]
+                    if not operation.get("security"):
+                        continue
+                    for status in (401, 403):
+                        operation["responses"].setdefault(
+                            str(status),
+                            {
+                                "description": answers[status]["description"],
+                                "content": {
+                                    problems.PROBLEM_JSON: {
+                                        "schema": {"$ref": "#/components/schemas/Problem"}
+                                    }
+                                },
+                            },
+                        )
+                    if anonymous_read and _uses(route.dependant, require_read):
+                        operation["security"].append({})
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]
