@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,7 +17,9 @@ ICT = timezone(timedelta(hours=7), "ICT")
 # The current PM2.5 row is in force from midnight 1 June 2023, Thai time (2023-05-31T17:00Z).
 PM25_2023_FROM = datetime(2023, 6, 1, tzinfo=ICT)
 # Above AQI 200 there is no official formula: how to put a number on level 5 is a setting.
-ABOVE_200_METHODS = ("extrapolate", "cap")
+# How level 5 is numbered; there is no official formula above 200 (DOMAIN.md: a setting).
+AboveMethod = Literal["extrapolate", "cap"]
+ABOVE_200_METHODS: tuple[str, ...] = get_args(AboveMethod)
 CAP_AQI = 201
 
 

@@ -112,6 +112,11 @@ class Settings(BaseModel):
         "environment, [[routes]] tables in the config file).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    aqi_above_200: Literal["extrapolate", "cap"] = Field(
+        "extrapolate",
+        description="How an AQI above 200 is numbered (no official formula; always labelled an "
+        "estimate): extrapolate the level-4 line, or cap at 201.",
+    )
     api_anonymous_read: bool = Field(
         True,
         description="Let requests without an API key read (open data); false requires a key "

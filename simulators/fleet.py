@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from citydata.registry import Registry, Sensor, UpsertResult
 
@@ -100,10 +101,30 @@ def registry_entries(sensors: Iterable[SimSensor], zone: str = "lam-phaya") -> l
             longitude=s.lon,
             zone=zone,
             site=_SITES.get(s.kind, s.kind),
-            meta={"source": "simulator"},
+            **_station_settings(s),
         )
         for s in sensors
     ]
+
+
+def _station_settings(sensor: SimSensor) -> dict[str, Any]:
+    """Thresholds and metadata the status routes read, as an operator would register them.
+    The levels are made up for the simulated gauges (m MSL, around T.15's critical 2.10 m),
+    not official figures."""
+    meta = {"source": "simulator"}
+    if sensor.kind == "water":
+        canal = sensor.name_en.startswith("Khlong")
+        levels = (1.6, 1.8, 1.9, 2.0) if canal else (1.8, 2.0, 2.1, 2.3)
+        names = ("watch", "warning", "critical", "bank")
+        return {
+            "thresholds": {"level": dict(zip(names, levels, strict=True))},
+            "meta": {**meta, "water_class": "3"},  # DOMAIN.md: the Tha Chin is probably class 3
+        }
+    if sensor.kind == "traffic":
+        from simulators.models.traffic import free_speed  # the models import this module
+
+        return {"thresholds": {"speed": {"free_flow": free_speed(sensor)}}, "meta": meta}
+    return {"meta": meta}
 
 
 def register_fleet(

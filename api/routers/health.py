@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api.deps import InfluxDep, RegistryDep
 from api.problems import problem_responses
+from api.publisher import PublisherDep
 from citydata.registry import RegistryError
 
 router = APIRouter(tags=["health"])
@@ -27,7 +28,9 @@ class Ready(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"status": "ready", "checks": {"influxdb": "ok", "registry": "ok"}}]
+            "examples": [
+                {"status": "ready", "checks": {"influxdb": "ok", "registry": "ok", "mqtt": "ok"}}
+            ]
         }
     )
 
@@ -42,15 +45,17 @@ def health() -> Health:
 
 
 @router.get("/ready", response_model=Ready, responses=problem_responses(503))
-def ready(influx: InfluxDep, registry: RegistryDep) -> Ready:
-    """200 when InfluxDB answers /ping and the registry answers a snapshot; else a 503 problem
-    naming what is not reachable. The MQTT broker is not checked yet (the API does not talk to
-    it until HTTP ingestion arrives)."""
+def ready(influx: InfluxDep, registry: RegistryDep, publisher: PublisherDep) -> Ready:
+    """200 when InfluxDB answers /ping, the registry answers a snapshot and the API is connected
+    to the MQTT broker (HTTP ingestion publishes there); else a 503 problem naming what is not
+    reachable (`influxdb`, `registry`, `mqtt`)."""
     down = [] if influx.ping() else ["influxdb"]
     try:
         registry.snapshot()
     except RegistryError:
         down.append("registry")
+    if not publisher.connected:
+        down.append("mqtt")
     if down:
         raise HTTPException(503, detail=f"not reachable: {', '.join(down)}")
-    return Ready(checks={"influxdb": "ok", "registry": "ok"})
+    return Ready(checks={"influxdb": "ok", "registry": "ok", "mqtt": "ok"})

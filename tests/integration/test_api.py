@@ -13,11 +13,12 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.deps import get_registry
+from citydata import services
 from citydata.aqi import calculate
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
 from citydata.settings import Settings, load_settings
-from tests.helpers import register
+from tests.helpers import register, wait_for
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2; the project pins httpx, which the test client still runs on.
@@ -62,10 +63,16 @@ def test_health(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_ready_when_influxdb_and_registry_answer(client: TestClient) -> None:
-    response = client.get("/ready")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"influxdb": "ok", "registry": "ok"}}
+def test_ready_when_influxdb_registry_and_broker_answer(
+    api_settings: Settings, broker: services.MosquittoService
+) -> None:
+    settings = api_settings.model_copy(update={"mqtt_url": broker.url})
+    with TestClient(create_app(settings)) as client:
+        # The API connects to the broker in the background: ready once it has.
+        wait_for(lambda: client.get("/ready").status_code == 200, 10, "/ready")
+        response = client.get("/ready")
+    checks = {"influxdb": "ok", "registry": "ok", "mqtt": "ok"}
+    assert response.json() == {"status": "ready", "checks": checks}
 
 
 def test_not_ready_names_influxdb_when_it_is_away(api_settings: Settings) -> None:
@@ -179,3 +186,17 @@ def test_openapi_schema_has_a_response_model_for_every_route(client: TestClient)
             assert errors or path == "/health", f"{where} documents no error answers"
             if operation.get("security"):
                 assert {"401", "403"} <= errors, f"{where} takes a key but documents no 401/403"
+
+
+def test_aqi_above_200_method_is_a_setting_and_a_parameter(api_settings: Settings) -> None:
+    extrapolated = calculate({"pm25": 300.0}).aqi
+    assert extrapolated is not None and extrapolated > 201
+    with TestClient(create_app(api_settings)) as client:
+        assert client.get("/aqi/calculate?pm25=300").json()["aqi"] == extrapolated
+        capped = client.get("/aqi/calculate?pm25=300&above_200=cap").json()
+        assert (capped["aqi"], capped["level"], capped["estimate"]) == (201, 5, True)
+    capping = api_settings.model_copy(update={"aqi_above_200": "cap"})
+    with TestClient(create_app(capping)) as client:
+        assert client.get("/aqi/calculate?pm25=300").json()["aqi"] == 201
+        again = client.get("/aqi/calculate?pm25=300&above_200=extrapolate").json()
+        assert again["aqi"] == extrapolated

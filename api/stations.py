@@ -1,0 +1,108 @@
+"""Shared by the index routes (AQI, water, traffic): stations of a kind and their newest values."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from api.problems import invalid_input
+from citydata.aqi_averages import as_datetime as as_datetime  # re-exported for the routers
+from citydata.influx import InfluxClient, quote_ident, quote_literal
+from citydata.kinds import get_kind
+from citydata.registry import Registry, Sensor
+
+_NS = 1_000_000_000
+OFFLINE_META = "offline_after_s"  # meta key overriding the kind's silence threshold
+
+
+class Location(BaseModel):
+    """Where a station is; latitude and longitude are null only for a pending sensor."""
+
+    latitude: float | None
+    longitude: float | None
+    zone: str
+    site: str
+
+
+class Station(BaseModel):
+    """A registered station: id, names and place."""
+
+    sensor_id: str
+    name_th: str
+    name_en: str
+    status: str
+    location: Location
+
+
+class Newest(BaseModel):
+    """When a value was measured, how old it is, and whether it is too old to trust."""
+
+    time: datetime
+    age_s: float
+    stale: bool  # older than the kind's offline_after_s
+
+
+def station(sensor: Sensor) -> Station:
+    return Station(
+        sensor_id=sensor.id,
+        name_th=sensor.name_th,
+        name_en=sensor.name_en,
+        status=sensor.status,
+        location=Location(
+            latitude=sensor.latitude,
+            longitude=sensor.longitude,
+            zone=sensor.zone,
+            site=sensor.site,
+        ),
+    )
+
+
+def stations_of(registry: Registry, kind: str, zone: str | None) -> list[Sensor]:
+    """Sensors of `kind` (in `zone` when given) by id, retired ones left out."""
+    return [s for s in registry.list(kind=kind, zone=zone) if s.status != "retired"]
+
+
+def sensor_of_kind(registry: Registry, sensor_id: str, kind: str, what: str) -> Sensor:
+    """The sensor (404 problem when unknown); a 422 problem when it is not of `kind`."""
+    sensor = registry.get(sensor_id)
+    if sensor.kind != kind:
+        invalid_input(
+            ("path", "sensor_id"),
+            f"sensor {sensor_id!r} is a {sensor.kind} sensor, not {what}",
+        )
+    return sensor
+
+
+def offline_after_s(sensor: Sensor) -> float:
+    """Seconds after which a value is stale: meta.offline_after_s, else the kind's."""
+    try:
+        override = float(sensor.meta.get(OFFLINE_META, "nan"))
+    except ValueError:
+        override = math.nan
+    if math.isfinite(override) and override > 0:
+        return override
+    kind = get_kind(sensor.kind)
+    return kind.offline_after_s if kind is not None else 900.0
+
+
+def newest(sensor: Sensor, time_ns: int, now_ns: int) -> Newest:
+    age_s = (now_ns - time_ns) / _NS
+    return Newest(time=as_datetime(time_ns), age_s=age_s, stale=age_s > offline_after_s(sensor))
+
+
+def last_values(
+    influx: InfluxClient, kind: str, metric: str, sensor_id: str | None = None
+) -> dict[str, tuple[int, float]]:
+    """Each sensor's newest value of `metric` with its time (ns): one query for all sensors."""
+    where = f" WHERE {quote_ident('sensor_id')} = {quote_literal(sensor_id)}" if sensor_id else ""
+    q = (
+        f"SELECT LAST({quote_ident(metric)}) AS {quote_ident('value')} "
+        f"FROM {quote_ident(kind)}{where} GROUP BY {quote_ident('sensor_id')}"
+    )
+    return {
+        row["sensor_id"]: (int(row["time"]), float(row["value"]))
+        for row in influx.records(q)
+        if row.get("value") is not None
+    }
