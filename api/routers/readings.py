@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NoReturn
@@ -137,31 +138,85 @@ def _as_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(ns // _NS, UTC).replace(microsecond=(ns % _NS) // 1000)
 
 
-def _latest_of_kind(influx: InfluxClient, kind: Kind, sensor_id: str | None) -> list[LatestReading]:
-    where = f" WHERE {quote_ident('sensor_id')} = {quote_literal(sensor_id)}" if sensor_id else ""
-    q = (
+# The newest point of a sensor is looked for in the last hour first (every kind's offline
+# threshold is shorter): InfluxDB then reads one shard and a few points per series instead of
+# every shard of the retention period. Sensors registered but silent for that hour are looked
+# up again without the limit, so the answer is the same, only the common case is fast.
+RECENT_NS = 3600 * _NS
+
+
+def _latest_statement(kind: Kind, sensor_ids: Sequence[str] | None, since_ns: int | None) -> str:
+    conditions = []
+    if sensor_ids:
+        tag = quote_ident("sensor_id")
+        conditions.append(
+            "(" + " OR ".join(f"{tag} = {quote_literal(i)}" for i in sensor_ids) + ")"
+        )
+    if since_ns is not None:
+        conditions.append(f"time >= {since_ns}")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return (
         f"SELECT * FROM {quote_ident(kind.name)}{where} "
         f"GROUP BY {quote_ident('sensor_id')} ORDER BY time DESC LIMIT 1"
     )
-    out = []
-    for row in influx.records(q):
-        values = {k: float(v) for k, v in row.items() if k in kind.by_name and v is not None}
-        ns = int(row["time"])
-        out.append(
-            LatestReading(
-                sensor_id=row["sensor_id"],
+
+
+def _latest_rows(influx: InfluxClient, statements: list[str]) -> dict[str, LatestReading]:
+    """Run the statements in one request; the newest point per sensor id."""
+    found: dict[str, LatestReading] = {}
+    if not statements:
+        return found
+    for series in influx.query(";".join(statements)):
+        kind = all_kinds().get(series.name)
+        if kind is None:
+            continue
+        for row in series.records():
+            ns = int(row["time"])
+            sid = row["sensor_id"]
+            if sid in found and found[sid].time_ns >= ns:
+                continue
+            found[sid] = LatestReading(
+                sensor_id=sid,
                 kind=kind.name,
                 time=_as_datetime(ns),
                 time_ns=ns,
-                values=values,
+                values={k: float(v) for k, v in row.items() if k in kind.by_name and v is not None},
             )
-        )
-    return sorted(out, key=lambda r: r.sensor_id)
+    return found
+
+
+def latest_of_kinds(
+    influx: InfluxClient,
+    kinds: Sequence[Kind],
+    *,
+    sensor_id: str | None = None,
+    expected: Mapping[str, str] | None = None,
+    now_ns: int | None = None,
+) -> list[LatestReading]:
+    """The newest point of each sensor of these kinds (or of `sensor_id` only), by sensor id.
+    `expected` ({sensor id: kind}, the registry's) names sensors to look further back for
+    when they sent nothing in the last day; a sensor_id asked for is always looked for."""
+    since = (time.time_ns() if now_ns is None else now_ns) - RECENT_NS
+    only = [sensor_id] if sensor_id else None
+    found = _latest_rows(influx, [_latest_statement(k, only, since) for k in kinds])
+    older = []
+    for kind in kinds:
+        if sensor_id:
+            wanted = [] if sensor_id in found else [sensor_id]
+        else:
+            wanted = sorted(
+                i for i, k in (expected or {}).items() if k == kind.name and i not in found
+            )
+        for start in range(0, len(wanted), 200):  # keeps each statement a sane length
+            older.append(_latest_statement(kind, wanted[start : start + 200], None))
+    found.update(_latest_rows(influx, older))
+    return sorted(found.values(), key=lambda r: r.sensor_id)
 
 
 @router.get("/readings/latest", response_model=LatestReadings, responses=problem_responses(422))
 def latest_readings(
     influx: InfluxDep,
+    registry: RegistryDep,
     _: ReadAccess,
     kind: KindQuery = None,
     sensor_id: Annotated[str | None, Query(description="only this sensor")] = None,
@@ -170,7 +225,10 @@ def latest_readings(
     if kind is not None and get_kind(kind) is None:
         invalid_input(("query", "kind"), f"unknown kind {kind!r}; known: {', '.join(all_kinds())}")
     kinds = [k for name, k in sorted(all_kinds().items()) if kind in (None, name)]
-    return LatestReadings(items=[r for k in kinds for r in _latest_of_kind(influx, k, sensor_id)])
+    expected = None if sensor_id else registry.kinds()
+    return LatestReadings(
+        items=latest_of_kinds(influx, kinds, sensor_id=sensor_id, expected=expected)
+    )
 
 
 def _bounds(start: str | None, end: str | None) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
 from api.problems import problem_responses
-from api.routers.readings import LatestReading, _latest_of_kind
+from api.routers.readings import LatestReading, latest_of_kinds
 from api.stations import Newest, Station, as_datetime, newest, sensor_of_kind, station, stations_of
 from citydata.influx import InfluxClient
 from citydata.kinds import all_kinds
@@ -113,7 +113,10 @@ def _statuses(
     influx: InfluxClient, sensors: list[Sensor], sensor_id: str | None = None
 ) -> list[TrafficStation]:
     now_ns = time.time_ns()
-    latest = {r.sensor_id: r for r in _latest_of_kind(influx, all_kinds()["traffic"], sensor_id)}
+    kind = all_kinds()["traffic"]
+    expected = {s.id: kind.name for s in sensors}
+    found = latest_of_kinds(influx, [kind], sensor_id=sensor_id, expected=expected, now_ns=now_ns)
+    latest = {r.sensor_id: r for r in found}
     return [_judge(s, latest.get(s.id), now_ns) for s in sensors]
 
 

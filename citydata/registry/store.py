@@ -190,6 +190,13 @@ class Registry:
             conn.execute(sa.update(sensors).where(sensors.c.id == sensor.id).values(_row(stored)))
             result.updated.append(sensor.id)
 
+    def kinds(self) -> dict[str, str]:
+        """{sensor id: kind} of every registered sensor: one light query, no validation."""
+        with self._transaction() as conn:
+            return {
+                row.id: row.kind for row in conn.execute(sa.select(sensors.c.id, sensors.c.kind))
+            }
+
     def snapshot(self) -> dict[str, Sensor]:
         """Every sensor by id, read in one query: what the collector refreshes periodically."""
         with self._transaction() as conn:

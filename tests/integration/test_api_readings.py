@@ -194,3 +194,26 @@ def test_point_limit_is_a_422_problem_saying_how_to_narrow(
     assert [(p["time_ns"], p["value"]) for p in wider["points"] if p["value"] is not None] == [
         (hour, 7.0)
     ]
+
+
+def test_latest_finds_recent_and_long_silent_sensors_alike(
+    client: TestClient, influx: InfluxClient
+) -> None:
+    import time
+
+    now = time.time_ns()
+    _write(influx, "air", "air-1", now - 5 * MINUTE, pm25=12.0)
+    _write(influx, "air", "air-1", now - 3 * 86_400 * 1_000_000_000, pm25=99.0)
+    _write(influx, "air", "air-2", T0, pm25=30.0)  # silent for months
+    _write(influx, "air", "air-2", T0 - MINUTE, pm25=31.0)
+    _write(influx, "air", "air-9", now - MINUTE, pm25=5.0)  # not registered, yet stored
+    body = client.get("/readings/latest", params={"kind": "air"}).json()
+    got = {r["sensor_id"]: (r["time_ns"], r["values"]["pm25"]) for r in body["items"]}
+    assert got == {
+        "air-1": (now - 5 * MINUTE, 12.0),
+        "air-2": (T0, 30.0),
+        "air-9": (now - MINUTE, 5.0),
+    }
+    one = client.get("/readings/latest", params={"sensor_id": "air-2"}).json()["items"]
+    assert [(r["sensor_id"], r["time_ns"]) for r in one] == [("air-2", T0)]
+    assert client.get("/readings/latest", params={"sensor_id": "nobody"}).json()["items"] == []
