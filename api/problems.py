@@ -84,7 +84,10 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _field_problem(err: Any) -> dict[str, Any]:
-    return {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err["type"]}
+    # pydantic prefixes a validator's own message with "Value error, ": the reader needs only
+    # the message.
+    msg = str(err.get("msg", "")).removeprefix("Value error, ")
+    return {"loc": list(err.get("loc", ())), "msg": msg, "type": err["type"]}
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:

@@ -70,7 +70,8 @@ def sensor_of_kind(registry: Registry, sensor_id: str, kind: str, what: str) -> 
     if sensor.kind != kind:
         invalid_input(
             ("path", "sensor_id"),
-            f"sensor {sensor_id!r} is a {sensor.kind} sensor, not {what}",
+            f"sensor {sensor_id!r} is {'an' if sensor.kind[:1] in 'aeiou' else 'a'} "
+            f"{sensor.kind} sensor, not {what}",
         )
     return sensor
 

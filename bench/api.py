@@ -390,6 +390,21 @@ def run(args: argparse.Namespace, tmp: Path, influx: services.InfluxService) -> 
             exports = measure_exports(client, api, args, sensors, end_ns)
     finally:
         api.stop()
+    # The same routes with the latest-readings cache off: every request queries InfluxDB.
+    uncached = ApiProcess({**env, "CITYDATA_API_LATEST_CACHE_S": "0"}, tmp / "api-nocache.log")
+    try:
+        uncached.wait_up(30)
+        with httpx.Client(base_url=uncached.url, timeout=120) as client:
+            print("measuring latest readings with the cache off …", flush=True)
+            for label, path in (
+                ("GET /readings/latest, cache off", "/readings/latest"),
+                ("GET /readings/latest?kind=air, cache off", "/readings/latest?kind=air"),
+            ):
+                latencies.append(
+                    (timed(client, label, lambda i, p=path: p, args.requests, args.warmup), 50)
+                )
+    finally:
+        uncached.stop()
     report(args, version, (load_s, settled_s), points, latencies, exports)
 
 
@@ -411,11 +426,16 @@ def measure_latency(
         return f"/sensors/{sensor.sensor_id}/readings?metric={metric}&every=1h&agg=mean&{span}"
 
     return [
-        (timed(client, "GET /readings/latest", lambda i: "/readings/latest", n, warm), 50),
+        (
+            timed(
+                client, "GET /readings/latest (2 s cache)", lambda i: "/readings/latest", n, warm
+            ),
+            50,
+        ),
         (
             timed(
                 client,
-                "GET /readings/latest?kind=air",
+                "GET /readings/latest?kind=air (2 s cache)",
                 lambda i: "/readings/latest?kind=air",
                 n,
                 warm,

@@ -119,35 +119,28 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _dead_letter_filter(args: argparse.Namespace) -> Callable[[dict[str, Any]], bool]:
-    """The records a `deadletters` command selects by --reason, --topic and --sensor (the last
+    """The records a `deadletters` command selects by --reason, --topic, --sensor (the last
     topic level, or a sensor named in the record's errors, as device formats carry the id in
-    the payload)."""
+    the payload) and --id; the same selection as the API's /operations/deadletters."""
+    from collector.deadletter import Selection
 
-    def names_sensor(rec: dict[str, Any], sensor: str) -> bool:
-        topic = str(rec.get("topic", ""))
-        return topic.rsplit("/", 1)[-1] == sensor or any(
-            f"sensor {sensor!r}" in error for error in rec.get("errors", [])
-        )
-
-    def wanted(rec: dict[str, Any]) -> bool:
-        return (
-            (not args.reason or rec.get("reason") in args.reason)
-            and (not args.topic or str(rec.get("topic", "")).startswith(args.topic))
-            and (not args.sensor or any(names_sensor(rec, s) for s in args.sensor))
-        )
-
-    return wanted
+    return Selection(
+        reasons=args.reason or (),
+        topic=args.topic,
+        sensors=args.sensor or (),
+        ids=args.id or (),
+    )
 
 
 def cmd_deadletters_list(settings: Settings, args: argparse.Namespace) -> int:
-    from collector.deadletter import DeadLetterStore
+    from collector.deadletter import DeadLetterStore, record_id
 
     wanted = _dead_letter_filter(args)
     shown = 0
     for rec in DeadLetterStore(settings.data_dir):
         if wanted(rec):
             print(
-                f"{rec['time']}  {rec['reason']:<16} {rec['topic'] or '-'}  "
+                f"{record_id(rec)}  {rec['time']}  {rec['reason']:<16} {rec['topic'] or '-'}  "
                 f"{'; '.join(rec['errors'])[:160]}"
             )
             shown += 1
@@ -311,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         d.add_argument("--topic", help="only topics starting with this")
         d.add_argument("--sensor", action="append", help="only this sensor id (repeatable)")
+        d.add_argument(
+            "--id", action="append", help="only this dead letter (the first column of list)"
+        )
         if name == "list":
             d.add_argument("--limit", type=int, default=0, help="print at most N")
         else:

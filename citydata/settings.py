@@ -122,6 +122,13 @@ class Settings(BaseModel):
         description="Let requests without an API key read (open data); false requires a key "
         "with the read role or higher for every route but /health and /ready.",
     )
+    api_latest_cache_s: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="How long GET /readings/latest reuses its answer for whole kinds, seconds "
+        "(0: query InfluxDB for every request).",
+    )
     api_cors_origins: list[str] = Field(
         default_factory=list,
         description="Web origins allowed to call the API from a browser, comma-separated "

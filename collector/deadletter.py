@@ -2,16 +2,20 @@
 
 Each record holds the receive time, topic, reason code, every problem found, and the raw
 payload (text when it is UTF-8, else base64), so a message can be inspected and replayed.
+A record's id (`record_id`) is a hash of its content: it survives other records leaving the
+file, and a replayed message that fails again (same receive time) comes back under the same id.
 """
 
 from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,47 @@ def record(message: Message, problems: list[Problem]) -> dict[str, Any]:
         "payload": payload,
         "payload_encoding": encoding,
     }
+
+
+def record_id(rec: dict[str, Any]) -> str:
+    """A stable id for a record: 16 hex digits of the SHA-256 of its canonical JSON."""
+    canonical = json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def names_sensor(rec: dict[str, Any], sensor_id: str) -> bool:
+    """True when the record is about `sensor_id`: the last topic level, or a sensor its errors
+    name (device formats carry the id in the payload)."""
+    topic = str(rec.get("topic") or "")
+    return topic.rsplit("/", 1)[-1] == sensor_id or any(
+        f"sensor {sensor_id!r}" in error for error in rec.get("errors", [])
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which records to take: each criterion given must hold (any of the values of a list)."""
+
+    reasons: Collection[str] = ()
+    topic: str | None = None  # a prefix
+    sensors: Collection[str] = ()
+    since_ns: int | None = None
+    ids: Collection[str] = ()
+
+    @property
+    def everything(self) -> bool:
+        return not (self.reasons or self.topic or self.sensors or self.ids) and (
+            self.since_ns is None
+        )
+
+    def __call__(self, rec: dict[str, Any]) -> bool:
+        return (
+            (not self.reasons or rec.get("reason") in self.reasons)
+            and (not self.topic or str(rec.get("topic") or "").startswith(self.topic))
+            and (not self.sensors or any(names_sensor(rec, s) for s in self.sensors))
+            and (self.since_ns is None or int(rec.get("received_ns", 0)) >= self.since_ns)
+            and (not self.ids or record_id(rec) in self.ids)
+        )
 
 
 class DeadLetterStore:
@@ -92,6 +137,16 @@ class DeadLetterStore:
                 os.fsync(f.fileno())
                 moved += len(chosen)
         return moved
+
+    def newest_first(self) -> Iterator[dict[str, Any]]:
+        """Every record, newest first: day files newest first, each sorted by receive time.
+        Read under a shared lock, so a file being rewritten by a replay is never half-read."""
+        for path in sorted(self.dir.glob("*.jsonl"), reverse=True):
+            with open(path, encoding="utf-8") as f:
+                fcntl.flock(f, fcntl.LOCK_SH)
+                records = [json.loads(line) for line in f if line.strip()]
+            records.sort(key=lambda rec: int(rec.get("received_ns", 0)), reverse=True)
+            yield from records
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Every record, oldest day first."""

@@ -1,19 +1,53 @@
-"""Sensors of the registry, read-only: list (filtered, paginated) and get one."""
+"""Sensors of the registry: list, get, create, update and retire, each with when it was last heard.
+
+Every sensor answered carries `last_seen` (the time of its newest point in InfluxDB) and
+`online`: "never_seen" without any point, "offline" once silent for longer than
+`offline_after_s` (its kind's threshold, or the sensor's `meta.offline_after_s`), else "online";
+"unknown" while InfluxDB cannot be asked, so the registry stays usable without it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from api.deps import RegistryDep
-from api.problems import problem_responses
-from citydata.registry import Sensor, Status
+from api.auth import OperatorAccess, ReadAccess
+from api.deps import InfluxDep, KindQuery, RegistryDep
+from api.problems import invalid_input, problem_responses
+from citydata.influx import InfluxClient, InfluxError, quote_ident, quote_literal
+from citydata.kinds import all_kinds, get_kind
+from citydata.registry import Calibration, Sensor, Status
+from citydata.registry.model import (
+    TIMESTAMPS,
+    Levels,
+    Meta,
+    MetricName,
+    Name,
+    Number,
+    Tag,
+)
 
 router = APIRouter(prefix="/sensors", tags=["sensors"])
 
-SENSOR_EXAMPLE: dict[str, Any] = {
+log = logging.getLogger(__name__)
+Heard = Literal["online", "offline", "never_seen"]
+Online = Literal["online", "offline", "never_seen", "unknown"]
+OFFLINE_META = "offline_after_s"  # meta key overriding the kind's silence threshold
+_BAD_OFFLINE = "must be a positive number of seconds (it overrides the kind's threshold)"
+_IDS_PER_QUERY = 200  # sensor ids in one InfluxQL WHERE clause
+_NS = 1_000_000_000
+
+NEW_SENSOR_EXAMPLE: dict[str, Any] = {
     "id": "lp-air-01",
     "kind": "air",
     "name_th": "สำนักงานเทศบาล",
@@ -28,9 +62,41 @@ SENSOR_EXAMPLE: dict[str, Any] = {
     "calibration": {"pm25": {"scale": 1.02, "offset": 0.5}},
     "thresholds": {},
     "meta": {"model": "PMS7003"},
+}
+SENSOR_EXAMPLE: dict[str, Any] = {
+    **NEW_SENSOR_EXAMPLE,
     "created_at": "2026-01-05T03:00:00Z",
     "updated_at": "2026-01-05T03:00:00Z",
+    "last_seen": "2026-01-31T07:00:00Z",
+    "online": "online",
+    "offline_after_s": 1800.0,
 }
+
+
+class SensorView(Sensor):
+    """A registered sensor, with when it was last heard from and whether it is online."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SENSOR_EXAMPLE]})
+
+    last_seen: datetime | None
+    online: Online
+    offline_after_s: float
+
+
+class NewSensor(Sensor):
+    """A sensor to register: the fields of Sensor but the timestamps, which the server sets."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [NEW_SENSOR_EXAMPLE]})
+
+    created_at: SkipJsonSchema[None] = None
+    updated_at: SkipJsonSchema[None] = None
+
+    @field_validator("meta")
+    @classmethod
+    def _offline_after(cls, meta: dict[str, str]) -> dict[str, str]:
+        if OFFLINE_META in meta and _meta_threshold(meta[OFFLINE_META]) is None:
+            raise ValueError(f"{OFFLINE_META}: {_BAD_OFFLINE}")
+        return meta
 
 
 class SensorPage(BaseModel):
@@ -42,36 +108,261 @@ class SensorPage(BaseModel):
         }
     )
 
-    items: list[Sensor]
+    items: list[SensorView]
     total: int
     limit: int
     offset: int
 
 
-@router.get("", response_model=SensorPage, responses=problem_responses(422))
+class SensorChanges(BaseModel):
+    """The fields to change; absent ones stay. id and kind cannot change (register a new sensor
+    and retire this one instead); the timestamps are the server's."""
+
+    # Extra keys are collected and each refused by name, alongside every other problem.
+    model_config = ConfigDict(
+        extra="allow",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "additionalProperties": False,
+            "examples": [{"status": "maintenance", "meta": {"note": "cleaning the inlet"}}],
+        },
+    )
+
+    name_th: Name | None = None
+    name_en: Name | None = None
+    status: Status | None = None
+    latitude: Number | None = None
+    longitude: Number | None = None
+    zone: Tag | None = None
+    site: Tag | None = None
+    datum: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    install_date: date | None = None
+    calibration: dict[MetricName, Calibration] | None = None
+    thresholds: dict[MetricName, Levels] | None = None
+    meta: Meta | None = None
+
+
+def _threshold(sensor: Sensor) -> float:
+    """Seconds of silence after which the sensor is offline."""
+    override = _meta_threshold(sensor.meta.get(OFFLINE_META))
+    if override is not None:
+        return override
+    kind = get_kind(sensor.kind)
+    return kind.offline_after_s if kind is not None else 900.0
+
+
+def _meta_threshold(value: str | None) -> float | None:
+    """The meta override as seconds; None when absent or not a positive number."""
+    try:
+        seconds = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+def last_seen(influx: InfluxClient, sensors: Iterable[Sensor]) -> dict[str, int]:
+    """The time (epoch ns) of each sensor's newest point; sensors never seen are absent.
+
+    One query per kind (per 200 sensors): the newest row of each sensor_id series. `SELECT *`
+    rather than LAST(): with several fields InfluxDB 1.x reports selector times as 0.
+    """
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for sensor in sensors:
+        by_kind[sensor.kind].append(sensor.id)
+    seen: dict[str, int] = {}
+    for kind, ids in by_kind.items():
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            where = " OR ".join(f"{quote_ident('sensor_id')} = {quote_literal(i)}" for i in chunk)
+            q = (
+                f"SELECT * FROM {quote_ident(kind)} WHERE {where} "
+                f"GROUP BY {quote_ident('sensor_id')} ORDER BY time DESC LIMIT 1"
+            )
+            # POST: two hundred ids make a query too long for a URL.
+            for series in influx.query(q, method="POST"):
+                for row in series.records():
+                    seen[row["sensor_id"]] = int(row["time"])
+    return seen
+
+
+def _as_datetime(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns // _NS, UTC).replace(microsecond=(ns % _NS) // 1000)
+
+
+def _view(sensor: Sensor, seen: dict[str, int] | None, now_ns: int) -> SensorView:
+    threshold = _threshold(sensor)
+    seen_ns = None if seen is None else seen.get(sensor.id)
+    online: Online
+    if seen is None:
+        online = "unknown"
+    elif seen_ns is None:
+        online = "never_seen"
+    elif now_ns - seen_ns > threshold * _NS:
+        online = "offline"
+    else:
+        online = "online"
+    return SensorView.model_validate(
+        {
+            **sensor.model_dump(),
+            "last_seen": None if seen_ns is None else _as_datetime(seen_ns),
+            "online": online,
+            "offline_after_s": threshold,
+        }
+    )
+
+
+def views(influx: InfluxClient, sensors: list[Sensor]) -> list[SensorView]:
+    """`sensors` with their last-seen time and online status, in the same order."""
+    try:
+        seen: dict[str, int] | None = last_seen(influx, sensors)
+    except InfluxError as exc:  # the registry answers; say the status is unknown, not why
+        log.warning("cannot look up when sensors were last seen: %s", exc)
+        seen = None
+    now = time.time_ns()
+    return [_view(s, seen, now) for s in sensors]
+
+
+@router.get("", response_model=SensorPage, responses=problem_responses(401, 403, 422, 503))
 def list_sensors(
     registry: RegistryDep,
-    kind: Annotated[str | None, Query(description="only this kind, e.g. air")] = None,
+    influx: InfluxDep,
+    _: ReadAccess,
+    kind: KindQuery = None,
     zone: Annotated[str | None, Query(description="only this zone tag")] = None,
     status: Annotated[Status | None, Query(description="only this status")] = None,
+    online: Annotated[
+        Heard | None, Query(description="only sensors online, offline or never seen")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="sensors per page")] = 100,
     offset: Annotated[int, Query(ge=0, description="sensors to skip")] = 0,
 ) -> SensorPage:
-    """Registered sensors ordered by id, matching every filter given."""
+    """Registered sensors ordered by id, matching every filter given, with their last-seen time
+    and online status. Filtering by `online` looks up every matching sensor, not just a page."""
+    if kind is not None and get_kind(kind) is None:
+        invalid_input(("query", "kind"), f"unknown kind {kind!r}; known: {', '.join(all_kinds())}")
     found = registry.list(kind=kind, zone=zone, status=status)
-    return SensorPage(
-        items=found[offset : offset + limit], total=len(found), limit=limit, offset=offset
-    )
+    if online is None:
+        items = views(influx, found[offset : offset + limit])
+        total = len(found)
+    else:
+        every = views(influx, found)
+        if any(v.online == "unknown" for v in every):
+            raise HTTPException(503, detail="InfluxDB cannot be asked when sensors were last seen")
+        matching = [v for v in every if v.online == online]
+        items, total = matching[offset : offset + limit], len(matching)
+    return SensorPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get(
     "/{sensor_id}",
-    response_model=Sensor,
+    response_model=SensorView,
     responses={
         200: {"content": {"application/json": {"example": SENSOR_EXAMPLE}}},
-        **problem_responses(404),
+        **problem_responses(401, 403, 404),
     },
 )
-def get_sensor(sensor_id: str, registry: RegistryDep) -> Sensor:
+def get_sensor(
+    sensor_id: str, registry: RegistryDep, influx: InfluxDep, _: ReadAccess
+) -> SensorView:
     """One sensor; a 404 problem when no sensor has this id."""
-    return registry.get(sensor_id)
+    (view,) = views(influx, [registry.get(sensor_id)])
+    return view
+
+
+def _meta_problems(meta: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if meta is None or OFFLINE_META not in meta:
+        return []
+    if _meta_threshold(meta[OFFLINE_META]) is not None:
+        return []
+    return [
+        {
+            "loc": ("body", "meta", OFFLINE_META),
+            "msg": _BAD_OFFLINE,
+            "type": "value_error",
+        }
+    ]
+
+
+def _from_pydantic(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": ("body", *err["loc"]), "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors()
+    ]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SensorView,
+    responses=problem_responses(400, 401, 403, 409, 422),
+)
+def create_sensor(
+    new: NewSensor,
+    registry: RegistryDep,
+    influx: InfluxDep,
+    response: Response,
+    _: OperatorAccess,
+) -> SensorView:
+    """Register a sensor; a 409 problem when the id is taken, a 422 listing every invalid
+    field. Its readings are accepted as soon as the collectors reread the registry; replay its
+    dead letters (POST /operations/deadletters/replay) to recover what it sent before."""
+    stored = registry.add(Sensor.model_validate(new.model_dump()))
+    response.headers["Location"] = f"/sensors/{stored.id}"
+    (view,) = views(influx, [stored])
+    return view
+
+
+def _refused(extra: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A problem for each key of the body that is not an editable field."""
+    out = []
+    for name in sorted(extra or {}):
+        if name in ("id", "kind"):
+            msg = f"{name} cannot be changed: register a new sensor and retire this one"
+        elif name in TIMESTAMPS:
+            msg = "is set by the server"
+        else:
+            msg = f"not an editable field (editable: {', '.join(SensorChanges.model_fields)})"
+        out.append({"loc": ("body", name), "msg": msg, "type": "read_only"})
+    return out
+
+
+@router.patch(
+    "/{sensor_id}",
+    response_model=SensorView,
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+def update_sensor(
+    sensor_id: str,
+    changes: SensorChanges,
+    registry: RegistryDep,
+    influx: InfluxDep,
+    _: OperatorAccess,
+) -> SensorView:
+    """Change some fields of a sensor. The result is validated as a whole (a metric must be
+    one of its kind's, a placed status needs a location), and every problem is listed."""
+    fields = changes.model_dump(exclude_unset=True, exclude=set(changes.model_extra or {}))
+    problems = _refused(changes.model_extra) + _meta_problems(fields.get("meta"))
+    try:  # checked here too, so that one answer lists every problem
+        Sensor.model_validate({**registry.get(sensor_id).as_dict(), **fields})
+    except ValidationError as exc:
+        problems += _from_pydantic(exc)
+    if problems:
+        raise RequestValidationError(problems)
+    (view,) = views(influx, [registry.update(sensor_id, **fields)])
+    return view
+
+
+@router.post(
+    "/{sensor_id}/retire",
+    response_model=SensorView,
+    responses=problem_responses(401, 403, 404),
+)
+def retire_sensor(
+    sensor_id: str, registry: RegistryDep, influx: InfluxDep, _: OperatorAccess
+) -> SensorView:
+    """Mark a sensor retired: it stays registered with its history, and the collectors refuse
+    its new readings (dead letters with reason `retired`). Retiring twice changes nothing; a
+    pending sensor (auto-registered, never placed) can be retired as it is."""
+    retired = registry.retire(sensor_id)
+    (view,) = views(influx, [retired])
+    return view

@@ -162,8 +162,12 @@ class Sensor(BaseModel):
     @field_validator("latitude", "longitude")
     @classmethod
     def _placed_unless_pending(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is None and info.data.get("status", "active") != "pending":
-            raise ValueError("Field required (only a pending sensor may have no location)")
+        # A pending sensor has not been placed yet; one retired while pending (a stray device
+        # that auto-registered) never will be.
+        if value is None and info.data.get("status", "active") not in ("pending", "retired"):
+            raise ValueError(
+                "Field required (only a pending or retired sensor may have no location)"
+            )
         return value
 
     @classmethod

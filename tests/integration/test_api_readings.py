@@ -217,3 +217,38 @@ def test_latest_finds_recent_and_long_silent_sensors_alike(
     one = client.get("/readings/latest", params={"sensor_id": "air-2"}).json()["items"]
     assert [(r["sensor_id"], r["time_ns"]) for r in one] == [("air-2", T0)]
     assert client.get("/readings/latest", params={"sensor_id": "nobody"}).json()["items"] == []
+
+
+def test_latest_of_whole_kinds_is_reused_for_the_cache_time(
+    influx: InfluxClient, tmp_path: Path
+) -> None:
+    import time
+
+    def settings(ttl: float) -> Settings:
+        return load_settings(
+            {},
+            influx_url=influx.url,
+            influx_db=influx.database,
+            data_dir=tmp_path / "var",
+            api_latest_cache_s=ttl,
+        )
+
+    def pm25(client: TestClient, **params: str) -> list[float]:
+        items = client.get("/readings/latest", params=params).json()["items"]
+        return [r["values"]["pm25"] for r in items]
+
+    register(settings(0), {"air-1": "air"})
+    now = time.time_ns()
+    _write(influx, "air", "air-1", now - 2 * MINUTE, pm25=1.0)
+    with TestClient(create_app(settings(0.5))) as client:
+        assert pm25(client, kind="air") == [1.0]
+        _write(influx, "air", "air-1", now - MINUTE, pm25=2.0)
+        assert pm25(client, kind="air") == [1.0]  # within the cache time
+        assert pm25(client, sensor_id="air-1") == [2.0]  # one sensor: always fresh
+        assert pm25(client) == [2.0]  # every kind: a cache entry of its own
+        time.sleep(0.6)
+        assert pm25(client, kind="air") == [2.0]
+    with TestClient(create_app(settings(0))) as client:
+        assert pm25(client, kind="air") == [2.0]
+        _write(influx, "air", "air-1", now, pm25=3.0)
+        assert pm25(client, kind="air") == [3.0]

@@ -103,7 +103,13 @@ schema = schemathesis.openapi.from_dict(create_app(load_settings({})).openapi())
 # schema-valid request can rightly be refused with a 422 (the 422 is checked by other tests).
 CROSS_FIELD_RULES = {
     "GET /aqi/calculate": "at least one of the six pollutants",
+    "POST /sensors": "metrics of the sensor's kind; a location unless pending",
+    "PATCH /sensors/{sensor_id}": "the changed sensor as a whole: metrics of its kind, a location",
+    "POST /operations/deadletters/replay": "at least one criterion, or all: true",
     "POST /ingest/{format}": "a body that decodes in its format, for a named sensor",
+    "GET /aqi/{sensor_id}/history": "the sensor is an air station; start before end",
+    "GET /water/status/{sensor_id}": "the sensor is a water station",
+    "GET /traffic/status/{sensor_id}": "the sensor is a traffic detector",
 }
 
 
