@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 from pydantic import BaseModel
 
 from api.problems import invalid_input
-from citydata.aqi_averages import as_datetime as as_datetime  # re-exported for the routers
 from citydata.influx import InfluxClient, quote_ident, quote_literal
-from citydata.kinds import get_kind
 from citydata.registry import Registry, Sensor
+from citydata.timeutil import as_datetime as as_datetime  # re-exported for the routers
 
 _NS = 1_000_000_000
-OFFLINE_META = "offline_after_s"  # meta key overriding the kind's silence threshold
 
 
 class Location(BaseModel):
@@ -76,21 +73,9 @@ def sensor_of_kind(registry: Registry, sensor_id: str, kind: str, what: str) -> 
     return sensor
 
 
-def offline_after_s(sensor: Sensor) -> float:
-    """Seconds after which a value is stale: meta.offline_after_s, else the kind's."""
-    try:
-        override = float(sensor.meta.get(OFFLINE_META, "nan"))
-    except ValueError:
-        override = math.nan
-    if math.isfinite(override) and override > 0:
-        return override
-    kind = get_kind(sensor.kind)
-    return kind.offline_after_s if kind is not None else 900.0
-
-
 def newest(sensor: Sensor, time_ns: int, now_ns: int) -> Newest:
     age_s = (now_ns - time_ns) / _NS
-    return Newest(time=as_datetime(time_ns), age_s=age_s, stale=age_s > offline_after_s(sensor))
+    return Newest(time=as_datetime(time_ns), age_s=age_s, stale=age_s > sensor.offline_limit_s)
 
 
 def last_values(

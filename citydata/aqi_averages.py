@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from citydata.aqi import AVERAGING_HOURS, POLLUTANTS, UNITS
 from citydata.influx import InfluxClient, quote_ident, quote_literal
+from citydata.timeutil import as_datetime
 
 HOUR_NS = 3600 * 1_000_000_000
 COVERAGE = 0.75  # share of a window's hours that must have a mean
@@ -59,12 +60,6 @@ def min_hours(hours: int) -> int:
 
 def floor_hour(ns: int) -> int:
     return ns - ns % HOUR_NS
-
-
-def as_datetime(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(
-        microsecond=(ns % 1_000_000_000) // 1000
-    )
 
 
 def window_average(

@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "api",
-        help="serve the HTTP API (sensors, AQI, health)",
+        help="serve the HTTP API (sensors, readings, exports, Thai indices, ingestion, operations)",
         description="Serve the HTTP API with uvicorn until SIGTERM/SIGINT. The OpenAPI "
         "documentation is at /docs; errors are answered as application/problem+json.",
         epilog=SETTINGS_HELP,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 _RFC3339 = re.compile(
@@ -57,3 +57,10 @@ def parse_timestamp(value: object) -> int:
     if isinstance(value, str):
         return parse_rfc3339(value)
     raise ValueError(f"{value!r} is not a time (want RFC 3339 text or epoch seconds/ms)")
+
+
+def as_datetime(ns: int) -> datetime:
+    """Epoch ns as an aware UTC datetime (microseconds: what `datetime` holds)."""
+    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(
+        microsecond=(ns % 1_000_000_000) // 1000
+    )

@@ -13,14 +13,13 @@ from pydantic import BaseModel, ConfigDict
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep, SettingsDep
 from api.problems import invalid_input, problem_responses
-from api.stations import Station, offline_after_s, sensor_of_kind, station, stations_of
+from api.stations import Station, sensor_of_kind, station, stations_of
 from citydata.aqi import AVERAGING_HOURS, POLLUTANTS, UNITS, AboveMethod, AqiResult, calculate
 from citydata.aqi_averages import (
     COVERAGE,
     HOUR_NS,
     LONGEST_H,
     WindowAverage,
-    as_datetime,
     current_averages,
     floor_hour,
     hourly_means,
@@ -29,7 +28,7 @@ from citydata.aqi_averages import (
     window_average,
 )
 from citydata.registry import Sensor
-from citydata.timeutil import parse_rfc3339
+from citydata.timeutil import as_datetime, parse_rfc3339
 
 router = APIRouter(prefix="/aqi", tags=["aqi"])
 
@@ -203,7 +202,7 @@ def _aqi_station(
         windows=[windows[p] for p in POLLUTANTS],
         newest_used=max((w.newest for w in used if w.newest is not None), default=None),
         stale=not seen
-        or (as_datetime(end_ns) - max(seen)).total_seconds() > offline_after_s(sensor),
+        or (as_datetime(end_ns) - max(seen)).total_seconds() > sensor.offline_limit_s,
     )
 
 

@@ -8,7 +8,7 @@ replay exactly that one.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query
@@ -20,7 +20,7 @@ from api.problems import invalid_input, problem_responses
 from citydata.influx import InfluxError, quote_ident
 from citydata.mqtt import MQTTConnectError
 from citydata.settings import Settings
-from citydata.timeutil import parse_rfc3339
+from citydata.timeutil import as_datetime, parse_rfc3339
 from collector.deadletter import DeadLetterStore, Selection, record_id
 from collector.health import MEASUREMENT
 from collector.replay import replay, replayable
@@ -29,10 +29,6 @@ router = APIRouter(prefix="/operations", tags=["operations"])
 
 STALE_INTERVALS = 3  # health figures older than this many intervals are stale
 _NS = 1_000_000_000
-
-
-def _as_datetime(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // _NS, UTC).replace(microsecond=(ns % _NS) // 1000)
 
 
 class CollectorStatus(BaseModel):
@@ -108,7 +104,7 @@ def collector_health(
                 CollectorStatus(
                     collector=row["collector"],
                     host=row["host"],
-                    time=_as_datetime(ns),
+                    time=as_datetime(ns),
                     age_s=round(age, 3),
                     stale=age > stale_after,
                     figures=figures,
@@ -146,7 +142,7 @@ class DeadLetterPage(BaseModel):
 def _dead_letter(rec: dict[str, Any]) -> DeadLetter:
     return DeadLetter(
         id=record_id(rec),
-        time=_as_datetime(int(rec["received_ns"])),
+        time=as_datetime(int(rec["received_ns"])),
         received_ns=int(rec["received_ns"]),
         topic=str(rec.get("topic") or ""),
         reason=str(rec.get("reason", "")),

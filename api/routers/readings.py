@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -18,8 +18,9 @@ from api.deps import InfluxDep, KindQuery, RegistryDep
 from api.problems import invalid_input, problem_responses
 from citydata.influx import InfluxClient, quote_ident, quote_literal
 from citydata.kinds import Kind, all_kinds, get_kind
+from citydata.reading import SENSOR_ID_PATTERN
 from citydata.settings import Settings
-from citydata.timeutil import parse_rfc3339
+from citydata.timeutil import as_datetime, parse_rfc3339
 
 router = APIRouter(tags=["readings"])
 
@@ -136,15 +137,12 @@ class ReadingRange(BaseModel):
     points: list[Point]
 
 
-def _as_datetime(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // _NS, UTC).replace(microsecond=(ns % _NS) // 1000)
-
-
 # The newest point of a sensor is looked for in the last hour first (every kind's offline
 # threshold is shorter): InfluxDB then reads one shard and a few points per series instead of
 # every shard of the retention period. Sensors registered but silent for that hour are looked
 # up again without the limit, so the answer is the same, only the common case is fast.
 RECENT_NS = 3600 * _NS
+_IDS_PER_STATEMENT = 200  # sensor ids in one WHERE clause
 
 
 def _latest_statement(kind: Kind, sensor_ids: Sequence[str] | None, since_ns: int | None) -> str:
@@ -168,7 +166,8 @@ def _latest_rows(influx: InfluxClient, statements: list[str]) -> dict[str, Lates
     found: dict[str, LatestReading] = {}
     if not statements:
         return found
-    for series in influx.query(";".join(statements)):
+    # POST: a few hundred sensor ids make a query too long for a URL.
+    for series in influx.query(";".join(statements), method="POST"):
         kind = all_kinds().get(series.name)
         if kind is None:
             continue
@@ -180,37 +179,52 @@ def _latest_rows(influx: InfluxClient, statements: list[str]) -> dict[str, Lates
             found[sid] = LatestReading(
                 sensor_id=sid,
                 kind=kind.name,
-                time=_as_datetime(ns),
+                time=as_datetime(ns),
                 time_ns=ns,
                 values={k: float(v) for k, v in row.items() if k in kind.by_name and v is not None},
             )
     return found
 
 
+def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    return [ids[i : i + _IDS_PER_STATEMENT] for i in range(0, len(ids), _IDS_PER_STATEMENT)]
+
+
 def latest_of_kinds(
     influx: InfluxClient,
     kinds: Sequence[Kind],
     *,
-    sensor_id: str | None = None,
+    sensor_ids: Sequence[str] | None = None,
     expected: Mapping[str, str] | None = None,
     now_ns: int | None = None,
 ) -> list[LatestReading]:
-    """The newest point of each sensor of these kinds (or of `sensor_id` only), by sensor id.
-    `expected` ({sensor id: kind}, the registry's) names sensors to look further back for
-    when they sent nothing in the last day; a sensor_id asked for is always looked for."""
+    """The newest point of each sensor of these kinds, by sensor id: of `sensor_ids` only
+    when given (each looked for further back when silent for the last hour), else of every
+    sensor heard from in the last hour plus those of `expected` ({sensor id: kind}, the
+    registry's), looked for further back."""
     since = (time.time_ns() if now_ns is None else now_ns) - RECENT_NS
-    only = [sensor_id] if sensor_id else None
-    found = _latest_rows(influx, [_latest_statement(k, only, since) for k in kinds])
+
+    def of_kind(kind: Kind, ids: Sequence[str]) -> list[str]:
+        return [i for i in ids if expected is None or expected.get(i) == kind.name]
+
+    recent = []
+    for kind in kinds:
+        if sensor_ids is None:
+            recent.append(_latest_statement(kind, None, since))
+        else:
+            recent += [
+                _latest_statement(kind, p, since) for p in _chunks(of_kind(kind, sensor_ids))
+            ]
+    found = _latest_rows(influx, recent)
     older = []
     for kind in kinds:
-        if sensor_id:
-            wanted = [] if sensor_id in found else [sensor_id]
+        if sensor_ids is not None:
+            wanted = [i for i in of_kind(kind, sensor_ids) if i not in found]
         else:
             wanted = sorted(
                 i for i, k in (expected or {}).items() if k == kind.name and i not in found
             )
-        for start in range(0, len(wanted), 200):  # keeps each statement a sane length
-            older.append(_latest_statement(kind, wanted[start : start + 200], None))
+        older += [_latest_statement(kind, page, None) for page in _chunks(wanted)]
     found.update(_latest_rows(influx, older))
     return sorted(found.values(), key=lambda r: r.sensor_id)
 
@@ -260,7 +274,9 @@ def latest_readings(
     cache: Annotated[LatestCache, Depends(get_latest_cache)],
     _: ReadAccess,
     kind: KindQuery = None,
-    sensor_id: Annotated[str | None, Query(description="only this sensor")] = None,
+    sensor_id: Annotated[
+        str | None, Query(description="only this sensor", pattern=SENSOR_ID_PATTERN)
+    ] = None,
 ) -> LatestReadings:
     """The latest reading of each sensor, with every metric of its last point. Answers for
     whole kinds may be up to CITYDATA_API_LATEST_CACHE_S seconds old."""
@@ -268,7 +284,7 @@ def latest_readings(
         invalid_input(("query", "kind"), f"unknown kind {kind!r}; known: {', '.join(all_kinds())}")
     kinds = [k for name, k in sorted(all_kinds().items()) if kind in (None, name)]
     if sensor_id:  # one series: cheap, and always fresh
-        return LatestReadings(items=latest_of_kinds(influx, kinds, sensor_id=sensor_id))
+        return LatestReadings(items=latest_of_kinds(influx, kinds, sensor_ids=[sensor_id]))
     items = cache.get(
         tuple(k.name for k in kinds),
         lambda: latest_of_kinds(influx, kinds, expected=registry.kinds()),
@@ -361,8 +377,8 @@ def sensor_readings(
         kind=kind.name,
         metric=metric,
         unit=kind.by_name[metric].unit,
-        start=_as_datetime(span[0]),
-        end=_as_datetime(span[1]),
+        start=as_datetime(span[0]),
+        end=as_datetime(span[1]),
         every=every,
         agg=agg if every is not None else None,
         points=points,
@@ -372,4 +388,4 @@ def sensor_readings(
 def _point(row: dict[str, Any]) -> Point:
     ns = int(row["time"])
     value = row["value"]
-    return Point(time=_as_datetime(ns), time_ns=ns, value=None if value is None else float(value))
+    return Point(time=as_datetime(ns), time_ns=ns, value=None if value is None else float(value))

@@ -9,22 +9,21 @@ Every sensor answered carries `last_seen` (the time of its newest point in Influ
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections import defaultdict
-from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from api.auth import OperatorAccess, ReadAccess
 from api.deps import InfluxDep, KindQuery, RegistryDep
 from api.problems import invalid_input, problem_responses
-from citydata.influx import InfluxClient, InfluxError, quote_ident, quote_literal
+from api.routers.readings import latest_of_kinds
+from citydata.influx import InfluxClient, InfluxError
 from citydata.kinds import all_kinds, get_kind
 from citydata.registry import Calibration, Sensor, Status
 from citydata.registry.model import (
@@ -36,15 +35,13 @@ from citydata.registry.model import (
     Number,
     Tag,
 )
+from citydata.timeutil import as_datetime
 
 router = APIRouter(prefix="/sensors", tags=["sensors"])
 
 log = logging.getLogger(__name__)
 Heard = Literal["online", "offline", "never_seen"]
 Online = Literal["online", "offline", "never_seen", "unknown"]
-OFFLINE_META = "offline_after_s"  # meta key overriding the kind's silence threshold
-_BAD_OFFLINE = "must be a positive number of seconds (it overrides the kind's threshold)"
-_IDS_PER_QUERY = 200  # sensor ids in one InfluxQL WHERE clause
 _NS = 1_000_000_000
 
 NEW_SENSOR_EXAMPLE: dict[str, Any] = {
@@ -91,13 +88,6 @@ class NewSensor(Sensor):
     created_at: SkipJsonSchema[None] = None
     updated_at: SkipJsonSchema[None] = None
 
-    @field_validator("meta")
-    @classmethod
-    def _offline_after(cls, meta: dict[str, str]) -> dict[str, str]:
-        if OFFLINE_META in meta and _meta_threshold(meta[OFFLINE_META]) is None:
-            raise ValueError(f"{OFFLINE_META}: {_BAD_OFFLINE}")
-        return meta
-
 
 class SensorPage(BaseModel):
     """One page of sensors, with the number matching the filters in all."""
@@ -142,55 +132,17 @@ class SensorChanges(BaseModel):
     meta: Meta | None = None
 
 
-def _threshold(sensor: Sensor) -> float:
-    """Seconds of silence after which the sensor is offline."""
-    override = _meta_threshold(sensor.meta.get(OFFLINE_META))
-    if override is not None:
-        return override
-    kind = get_kind(sensor.kind)
-    return kind.offline_after_s if kind is not None else 900.0
-
-
-def _meta_threshold(value: str | None) -> float | None:
-    """The meta override as seconds; None when absent or not a positive number."""
-    try:
-        seconds = float(value) if value is not None else math.nan
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
-
-
-def last_seen(influx: InfluxClient, sensors: Iterable[Sensor]) -> dict[str, int]:
+def last_seen(influx: InfluxClient, sensors: Sequence[Sensor]) -> dict[str, int]:
     """The time (epoch ns) of each sensor's newest point; sensors never seen are absent.
-
-    One query per kind (per 200 sensors): the newest row of each sensor_id series. `SELECT *`
-    rather than LAST(): with several fields InfluxDB 1.x reports selector times as 0.
-    """
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    for sensor in sensors:
-        by_kind[sensor.kind].append(sensor.id)
-    seen: dict[str, int] = {}
-    for kind, ids in by_kind.items():
-        for start in range(0, len(ids), _IDS_PER_QUERY):
-            chunk = ids[start : start + _IDS_PER_QUERY]
-            where = " OR ".join(f"{quote_ident('sensor_id')} = {quote_literal(i)}" for i in chunk)
-            q = (
-                f"SELECT * FROM {quote_ident(kind)} WHERE {where} "
-                f"GROUP BY {quote_ident('sensor_id')} ORDER BY time DESC LIMIT 1"
-            )
-            # POST: two hundred ids make a query too long for a URL.
-            for series in influx.query(q, method="POST"):
-                for row in series.records():
-                    seen[row["sensor_id"]] = int(row["time"])
-    return seen
-
-
-def _as_datetime(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // _NS, UTC).replace(microsecond=(ns % _NS) // 1000)
+    Looked for in the last hour first, then further back (see readings.latest_of_kinds)."""
+    expected = {s.id: s.kind for s in sensors}
+    kinds = [k for name, k in sorted(all_kinds().items()) if name in expected.values()]
+    latest = latest_of_kinds(influx, kinds, sensor_ids=list(expected), expected=expected)
+    return {r.sensor_id: r.time_ns for r in latest}
 
 
 def _view(sensor: Sensor, seen: dict[str, int] | None, now_ns: int) -> SensorView:
-    threshold = _threshold(sensor)
+    threshold = sensor.offline_limit_s
     seen_ns = None if seen is None else seen.get(sensor.id)
     online: Online
     if seen is None:
@@ -204,7 +156,7 @@ def _view(sensor: Sensor, seen: dict[str, int] | None, now_ns: int) -> SensorVie
     return SensorView.model_validate(
         {
             **sensor.model_dump(),
-            "last_seen": None if seen_ns is None else _as_datetime(seen_ns),
+            "last_seen": None if seen_ns is None else as_datetime(seen_ns),
             "online": online,
             "offline_after_s": threshold,
         }
@@ -269,20 +221,6 @@ def get_sensor(
     return view
 
 
-def _meta_problems(meta: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if meta is None or OFFLINE_META not in meta:
-        return []
-    if _meta_threshold(meta[OFFLINE_META]) is not None:
-        return []
-    return [
-        {
-            "loc": ("body", "meta", OFFLINE_META),
-            "msg": _BAD_OFFLINE,
-            "type": "value_error",
-        }
-    ]
-
-
 def _from_pydantic(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": ("body", *err["loc"]), "msg": err["msg"], "type": err["type"]}
@@ -341,7 +279,7 @@ def update_sensor(
     """Change some fields of a sensor. The result is validated as a whole (a metric must be
     one of its kind's, a placed status needs a location), and every problem is listed."""
     fields = changes.model_dump(exclude_unset=True, exclude=set(changes.model_extra or {}))
-    problems = _refused(changes.model_extra) + _meta_problems(fields.get("meta"))
+    problems = _refused(changes.model_extra)
     try:  # checked here too, so that one answer lists every problem
         Sensor.model_validate({**registry.get(sensor_id).as_dict(), **fields})
     except ValidationError as exc:

@@ -115,7 +115,13 @@ def _statuses(
     now_ns = time.time_ns()
     kind = all_kinds()["traffic"]
     expected = {s.id: kind.name for s in sensors}
-    found = latest_of_kinds(influx, [kind], sensor_id=sensor_id, expected=expected, now_ns=now_ns)
+    found = latest_of_kinds(
+        influx,
+        [kind],
+        sensor_ids=[sensor_id] if sensor_id else None,
+        expected=expected,
+        now_ns=now_ns,
+    )
     latest = {r.sensor_id: r for r in found}
     return [_judge(s, latest.get(s.id), now_ns) for s in sensors]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, get_args
@@ -64,6 +65,18 @@ Meta = Annotated[
         }
     ),
 ]
+
+
+OFFLINE_META = "offline_after_s"  # meta key overriding the kind's silence threshold
+
+
+def _seconds(value: str | None) -> float | None:
+    """A positive, finite number of seconds from its text; None otherwise."""
+    try:
+        seconds = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 def _metric_of_kind(name: str, info: ValidationInfo) -> str:
@@ -140,6 +153,26 @@ class Sensor(BaseModel):
             known = ", ".join(sorted(all_kinds()))
             raise ValueError(f"unknown kind {value!r} (registered kinds: {known})")
         return value
+
+    @field_validator("meta")
+    @classmethod
+    def _offline_after(cls, meta: dict[str, str]) -> dict[str, str]:
+        if OFFLINE_META in meta and _seconds(meta[OFFLINE_META]) is None:
+            raise ValueError(
+                f"{OFFLINE_META} must be a positive number of seconds "
+                "(it overrides the kind's silence threshold)"
+            )
+        return meta
+
+    @property
+    def offline_limit_s(self) -> float:
+        """Seconds of silence after which the sensor counts as offline (its values stale):
+        meta.offline_after_s when set, else its kind's threshold."""
+        own = _seconds(self.meta.get(OFFLINE_META))
+        if own is not None:
+            return own
+        kind = get_kind(self.kind)
+        return kind.offline_after_s if kind is not None else 900.0
 
     @field_validator("install_date")
     @classmethod

@@ -252,3 +252,8 @@ def test_latest_of_whole_kinds_is_reused_for_the_cache_time(
         assert pm25(client, kind="air") == [2.0]
         _write(influx, "air", "air-1", now, pm25=3.0)
         assert pm25(client, kind="air") == [3.0]
+
+
+def test_latest_refuses_a_sensor_id_no_sensor_can_have(client: TestClient) -> None:
+    body = _problem(client, "/readings/latest", 422, sensor_id="air-1\nDROP")
+    assert body["errors"][0]["loc"] == ["query", "sensor_id"]

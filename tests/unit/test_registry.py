@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
+from citydata.kinds import all_kinds
 from citydata.registry import (
     Registry,
     RegistryError,
@@ -351,3 +352,24 @@ def test_a_registry_url_setting_wins_over_the_data_dir(tmp_path: Path) -> None:
     assert registry_url(settings) == url  # type: ignore[arg-type]
     empty = SimpleNamespace(data_dir=tmp_path / "var", registry_url="")
     assert registry_url(empty).endswith("var/registry.db")  # type: ignore[arg-type]
+
+
+def test_offline_limit_is_the_kinds_unless_the_sensors_meta_sets_one() -> None:
+    base = {
+        "id": "air-x",
+        "kind": "air",
+        "name_th": "x",
+        "name_en": "x",
+        "latitude": 14.0,
+        "longitude": 100.1,
+        "zone": "z",
+        "site": "s",
+    }
+    assert Sensor.model_validate(base).offline_limit_s == 1800.0
+    water = Sensor.model_validate({**base, "kind": "water"})
+    assert water.offline_limit_s == all_kinds()["water"].offline_after_s
+    own = Sensor.model_validate({**base, "meta": {"offline_after_s": "10800"}})
+    assert own.offline_limit_s == 10800.0
+    for bad in ("soon", "0", "-5", "nan", "inf"):
+        with pytest.raises(ValueError, match="offline_after_s must be a positive number"):
+            Sensor.model_validate({**base, "meta": {"offline_after_s": bad}})
