@@ -69,8 +69,16 @@ class Publisher:
         self.client.loop_start()
 
     def close(self) -> None:
+        """Disconnect and stop. While the broker is away paho's thread sleeps up to a second
+        between reconnect attempts, and shutting the API down need not wait for that: the
+        thread is then stopped (and its sockets closed) in the background."""
         self._closing = True
-        close(self.client)
+        if self.client.is_connected():
+            close(self.client)
+        else:
+            threading.Thread(
+                target=close, args=(self.client,), name="mqtt-close", daemon=True
+            ).start()
 
     def publish(self, topic: str, payload: bytes, received_ns: int) -> None:
         """Publish at QoS 1 and wait for the PUBACK; BrokerUnavailable if it does not come.

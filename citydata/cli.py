@@ -167,7 +167,7 @@ def cmd_deadletters_replay(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_local(settings: Settings, args: argparse.Namespace) -> int:
     from citydata.local import run_local
 
-    return run_local(settings, args.mqtt_port, args.influx_port, args.interval)
+    return run_local(settings, args.mqtt_port, args.influx_port, args.api_port, args.interval)
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
@@ -277,10 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
         "local",
         help="run the platform locally with simulated sensors",
         description="Start Mosquitto and InfluxDB under CITYDATA_DATA_DIR/local, "
-        "the collector and the simulator; Ctrl-C stops everything.",
+        "the collector, the HTTP API and the simulator; Ctrl-C stops everything.",
     )
     p.add_argument("--mqtt-port", type=int, default=11883, help="Mosquitto port (11883)")
     p.add_argument("--influx-port", type=int, default=18086, help="InfluxDB port (18086)")
+    p.add_argument("--api-port", type=int, default=18000, help="HTTP API port (18000)")
     p.add_argument("--interval", type=float, default=5.0, help="simulator interval (5 s)")
     p.set_defaults(func=cmd_local)
 

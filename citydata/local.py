@@ -1,8 +1,8 @@
 """`citydata local`: the whole platform on this machine with a simulated fleet, until Ctrl-C.
 
-Starts Mosquitto and InfluxDB (data under `<data_dir>/local/`), then the collector and the
-simulator as child processes, prints where to look, and on Ctrl-C or SIGTERM stops everything it
-started, by PID, newest first, letting the collector flush.
+Starts Mosquitto and InfluxDB (data under `<data_dir>/local/`), then the collector, the HTTP
+API and the simulator as child processes, prints where to look, and on Ctrl-C or SIGTERM stops
+everything it started, by PID, newest first, letting the collector flush.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from citydata.settings import Settings
 from simulators.fleet import LAM_PHAYA, register_fleet
 
 
-def _banner(settings: Settings, mqtt_port: int, influx_port: int, logs: Path) -> str:
+def _banner(settings: Settings, mqtt_port: int, influx_port: int, api_port: int, logs: Path) -> str:
     q = "SELECT * FROM air ORDER BY time DESC LIMIT 5"
     return f"""
 citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops everything.
@@ -30,6 +30,9 @@ citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops every
   InfluxDB       {settings.influx_url}  database '{settings.influx_db}'
                  query:  curl -sG {settings.influx_url}/query \\
                            --data-urlencode db={settings.influx_db} --data-urlencode "q={q}"
+  HTTP API       http://127.0.0.1:{api_port}/docs
+                 try:    curl -s http://127.0.0.1:{api_port}/aqi
+                         curl -s http://127.0.0.1:{api_port}/water/status
   Collector      health every {settings.collector_health_interval_s:g}s below
                  and in InfluxDB measurement citydata_collector
   Dead letters   {settings.data_dir / "deadletter"}/
@@ -37,7 +40,9 @@ citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops every
 """
 
 
-def run_local(settings: Settings, mqtt_port: int, influx_port: int, interval_s: float) -> int:
+def run_local(
+    settings: Settings, mqtt_port: int, influx_port: int, api_port: int, interval_s: float
+) -> int:
     base = settings.data_dir / "local"
     services: list[Service] = []
     children: list[subprocess.Popen[bytes]] = []
@@ -63,6 +68,7 @@ def run_local(settings: Settings, mqtt_port: int, influx_port: int, interval_s: 
         env.pop("CITYDATA_CONFIG", None)  # children get every setting explicitly
         programs = {
             "collector": ["collector"],
+            "api": ["api", "--port", str(api_port)],
             "simulator": ["simulate", "--interval", str(interval_s)],
         }
         for args in programs.values():
@@ -72,7 +78,7 @@ def run_local(settings: Settings, mqtt_port: int, influx_port: int, interval_s: 
                 )
             )
             stop.wait(2.0)  # let the collector subscribe before the first readings go out
-        print(_banner(settings, mqtt_port, influx_port, base), flush=True)
+        print(_banner(settings, mqtt_port, influx_port, api_port, base), flush=True)
         while not stop.wait(1.0):
             for name, child in zip(programs, children, strict=True):
                 if child.poll() is not None:

@@ -45,7 +45,7 @@ def route_problems(routes: Sequence[Route]) -> list[str]:
     ]
 
 
-def _apply_field_map(raw: RawReading, route: Route) -> None:
+def apply_field_map(raw: RawReading, route: Route) -> None:
     """Device field names to metric names, then unit conversion, as the route says."""
     if route.fields:
         raw.values = {route.fields.get(name, name): v for name, v in raw.values.items()}
@@ -105,7 +105,7 @@ class Pipeline:
             return out
         problems: list[Problem] = []
         for raw in raws:
-            _apply_field_map(raw, route)
+            apply_field_map(raw, route)
             try:
                 refused = self.sensors.enrich(raw, route) if self.sensors else None
                 if refused is not None:

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
 from api.problems import invalid_input, problem_responses
-from api.routers.readings import DAY_NS, _bounds
+from api.routers.readings import DAY_NS, time_range
 from citydata.export import Export, csv_chunks, parquet_chunks
 from citydata.kinds import Kind, get_kind
 from citydata.timeutil import parse_rfc3339
@@ -130,7 +130,7 @@ def export_readings(
     if kind is None:
         invalid_input(("path", "sensor_id"), f"{sensor_id} is of unknown kind {sensor.kind!r}")
     names = _metrics(kind, metrics)
-    span = _bounds(start, end)
+    span = time_range(start, end)
     if not parse_rfc3339(_EARLIEST) <= span[0] < span[1] <= parse_rfc3339(_LATEST):
         invalid_input(("query",), f"start and end must lie between {_EARLIEST} and {_LATEST}")
     if span[1] - span[0] > MAX_DAYS * DAY_NS:

@@ -42,7 +42,7 @@ from citydata.registry import ApiKey, Registry, Role, SensorNotFound
 from citydata.routes import Route
 from citydata.settings import Settings
 from collector.decoders import DecodeError, Message, RawReading, all_decoders
-from collector.pipeline import _apply_field_map
+from collector.pipeline import apply_field_map
 from collector.validate import Validator
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
@@ -242,7 +242,7 @@ def _validate(
     errors: list[dict[str, Any]] = []
     ignored: list[str] = []
     for i, raw in enumerate(raws):
-        _apply_field_map(raw, route)
+        apply_field_map(raw, route)
         checked = validator.check(raw, received_ns)
         ignored.extend(checked.unknown)
         if checked.problem is not None:

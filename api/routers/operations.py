@@ -133,6 +133,34 @@ class DeadLetter(BaseModel):
 class DeadLetterPage(BaseModel):
     """One page of dead letters, newest first, with the number matching the filters in all."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "3f9c2a7d51e04b88",
+                            "time": "2026-11-25T03:12:08.512000Z",
+                            "received_ns": 1795835528512000000,
+                            "topic": "sensors/air/lp-air-11",
+                            "reason": "unregistered",
+                            "errors": [
+                                "sensor 'lp-air-11' is not in the registry: add it "
+                                "(citydata sensors add) and replay its dead letters"
+                            ],
+                            "payload": '{"ts": 1795835528, "pm25": 41.0}',
+                            "payload_encoding": "utf-8",
+                            "replayable": True,
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 100,
+                    "offset": 0,
+                }
+            ]
+        }
+    )
+
     items: list[DeadLetter]
     total: int
     limit: int

@@ -292,7 +292,7 @@ def latest_readings(
     return LatestReadings(items=items)
 
 
-def _bounds(start: str | None, end: str | None) -> tuple[int, int]:
+def time_range(start: str | None, end: str | None) -> tuple[int, int]:
     """[start, end) in epoch ns; end defaults to now, start to 24 h before end."""
     try:
         end_ns = parse_rfc3339(end) if end is not None else time.time_ns()
@@ -365,7 +365,7 @@ def sensor_readings(
         invalid_input(
             ("query", "metric"), f"{sensor.kind} sensors have no metric {metric!r}; known: {known}"
         )
-    span = _bounds(start, end)
+    span = time_range(start, end)
     if every is not None and math.ceil((span[1] - span[0]) / EVERY_NS[every]) + 1 > MAX_POINTS:
         _too_many("the request would give")
     rows = influx.records(_range_query(kind.name, sensor_id, metric, span, every, agg))

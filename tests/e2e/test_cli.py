@@ -105,13 +105,15 @@ def test_sigterm_flushes_everything_held(
 def test_local_runs_the_platform_and_stops_everything(tmp_path: Path) -> None:
     for binary in ("mosquitto", "influxd"):
         services.find_binary(binary)  # a missing one raises, failing here as in CI
-    mqtt_port, influx_port = services.free_port(), services.free_port()
+    mqtt_port, influx_port, api_port = (services.free_port() for _ in range(3))
     proc = citydata(
         "local",
         "--mqtt-port",
         str(mqtt_port),
         "--influx-port",
         str(influx_port),
+        "--api-port",
+        str(api_port),
         "--interval",
         "0.5",
         env={"CITYDATA_DATA_DIR": str(tmp_path / "var")},
@@ -127,6 +129,16 @@ def test_local_runs_the_platform_and_stops_everything(tmp_path: Path) -> None:
             return int(rows[0]["count"]) if rows else 0
 
         wait_for(lambda: air_rows() >= 20, timeout=90, what="simulated air readings in InfluxDB")
+
+        def api_ready() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{api_port}/ready", timeout=2).is_success
+            except httpx.HTTPError:
+                return False
+
+        wait_for(api_ready, timeout=60, what="the local API ready")
+        stations = httpx.get(f"http://127.0.0.1:{api_port}/water/status", timeout=10).json()
+        assert {s["sensor_id"] for s in stations["items"]} >= {"lp-water-01", "lp-water-04"}
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=90)
     finally:
@@ -135,6 +147,7 @@ def test_local_runs_the_platform_and_stops_everything(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert f"127.0.0.1:{mqtt_port}" in out and "Ctrl-C" in out and "stopped." in out
-    for port in (mqtt_port, influx_port):  # both servers are gone
+    assert f"127.0.0.1:{api_port}/docs" in out
+    for port in (mqtt_port, influx_port, api_port):  # every server is gone
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1)

@@ -177,8 +177,12 @@ def test_openapi_schema_has_a_response_model_for_every_route(client: TestClient)
             assert len(ok) == 1, f"{where} documents {len(ok)} success responses"
             (success,) = ok
             if "application/json" in success.get("content", {}):
-                schema_ = success["content"]["application/json"]["schema"]
-                assert "$ref" in schema_, f"{where} has no response model"
+                media = success["content"]["application/json"]
+                assert "$ref" in media["schema"], f"{where} has no response model"
+                model = schema["components"]["schemas"][media["schema"]["$ref"].split("/")[-1]]
+                assert {"example", "examples"} & (media.keys() | model.keys()), (
+                    f"{where} shows no example answer"
+                )
             else:  # a file download: its media types are documented instead
                 assert success.get("content"), f"{where} documents no content"
             assert operation.get("summary") and operation.get("description"), where
