@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import OperatorAccess
 from api.deps import InfluxDep, SettingsDep
 from api.problems import invalid_input, problem_responses
+from api.publisher import Publisher, PublisherDep
 from citydata.influx import InfluxError, quote_ident
 from citydata.mqtt import MQTTConnectError
 from citydata.settings import Settings
@@ -267,17 +268,23 @@ class ReplayResult(BaseModel):
 
 def _broker_away(exc: Exception) -> NoReturn:
     raise HTTPException(
-        503, detail=f"cannot replay through the MQTT broker: {exc}; the dead letters stay"
+        503,
+        detail=f"cannot replay through the MQTT broker: {exc}; the dead letters stay",
+        headers={"Retry-After": "10"},
     ) from exc
 
 
-def _replay(settings: Settings, wanted: Selection, dry_run: bool) -> ReplayResult:
+def _replay(
+    settings: Settings, publisher: Publisher, wanted: Selection, dry_run: bool
+) -> ReplayResult:
     """Replay as `citydata deadletters replay` does: collector.replay publishes each one with
     its first receive time, and moves it only once the broker acknowledged it."""
     matching = [rec for rec in DeadLetterStore(settings.data_dir) if wanted(rec)]
     skipped = sum(1 for rec in matching if not replayable(rec))
     if dry_run or len(matching) == skipped:
         return ReplayResult(replayed=len(matching) - skipped, skipped=skipped, dry_run=dry_run)
+    if not publisher.connected:  # answer now rather than after replay's connect timeout
+        _broker_away(MQTTConnectError("the API is not connected to it"))
     try:
         replayed = replay(settings, wanted)
     except (MQTTConnectError, TimeoutError) as exc:
@@ -291,7 +298,7 @@ def _replay(settings: Settings, wanted: Selection, dry_run: bool) -> ReplayResul
     responses=problem_responses(400, 401, 403, 422, 503),
 )
 def replay_dead_letters(
-    body: ReplayRequest, settings: SettingsDep, _: OperatorAccess
+    body: ReplayRequest, settings: SettingsDep, publisher: PublisherDep, _: OperatorAccess
 ) -> ReplayResult:
     """Publish the matching dead letters to the broker again, after a sensor was registered or
     a route fixed: the collectors judge them anew, with their first receive time. Those that
@@ -309,7 +316,7 @@ def replay_dead_letters(
             "give at least one of reason, sensor_id, topic, since or ids, "
             'or "all": true to replay every dead letter',
         )
-    return _replay(settings, wanted, body.dry_run)
+    return _replay(settings, publisher, wanted, body.dry_run)
 
 
 @router.post(
@@ -318,11 +325,11 @@ def replay_dead_letters(
     responses=problem_responses(401, 403, 404, 503),
 )
 def replay_dead_letter(
-    deadletter_id: str, settings: SettingsDep, _: OperatorAccess
+    deadletter_id: str, settings: SettingsDep, publisher: PublisherDep, _: OperatorAccess
 ) -> ReplayResult:
     """Publish one dead letter to the broker again; a 404 problem when no waiting dead letter
     has this id (it may have been replayed already)."""
     wanted = Selection(ids=frozenset({deadletter_id}))
     if not any(wanted(rec) for rec in DeadLetterStore(settings.data_dir)):
         raise HTTPException(404, detail=f"no dead letter {deadletter_id!r} is waiting")
-    return _replay(settings, wanted, dry_run=False)
+    return _replay(settings, publisher, wanted, dry_run=False)

@@ -268,3 +268,23 @@ def test_collector_health_is_a_503_problem_without_influxdb(api_settings: Settin
         response = client.get("/operations/collector", headers=operator)
     assert response.status_code == 503 and response.headers["content-type"] == PROBLEM
     assert "health" in response.json()["detail"]
+
+
+def test_replay_while_the_broker_is_away_is_a_503_at_once_and_keeps_everything(
+    api_settings: Settings,
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    away = api_settings.model_copy(update={"mqtt_url": f"mqtt://127.0.0.1:{port}"})
+    DeadLetterStore(away.data_dir).add(DEAD)
+    with TestClient(create_app(away)) as client:
+        operator = {"X-API-Key": api_key(away, "operator")}
+        response = client.post(
+            "/operations/deadletters/replay", json={"all": True}, headers=operator
+        )
+        assert response.status_code == 503 and response.headers["retry-after"] == "10"
+        detail = response.json()["detail"]
+        # answered from the API's own connection state, not after replay's 30 s connect wait
+        assert "the API is not connected to it" in detail and "dead letters stay" in detail
+        assert _list(client, operator)["total"] == 5
