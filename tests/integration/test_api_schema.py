@@ -94,6 +94,41 @@ def admin_key(served: tuple[str, Settings]) -> str:
     return api_key(served[1], "admin")
 
 
+def test_indices_of_the_simulated_fleet(served: tuple[str, Settings]) -> None:
+    """Two days of the simulated Lam Phaya fleet, judged by the index routes as the demo shows
+    them: every station answers with a full judgement, none with a note of missing settings.
+    (Defined before the schemathesis run, which then creates, changes and retires sensors.)"""
+    base, _ = served
+    with httpx.Client(base_url=base, timeout=30) as http:
+        aqi = http.get("/aqi").json()["items"]
+        water = http.get("/water/status").json()["items"]
+        traffic = http.get("/traffic/status").json()["items"]
+    fleet = {s.sensor_id: s.kind for s in LAM_PHAYA}
+    assert {s["sensor_id"] for s in aqi} == {i for i, k in fleet.items() if k == "air"}
+    for station in aqi:
+        result = station["aqi"]
+        assert result is not None, station
+        assert 1 <= result["level"] <= 5 and result["aqi"] >= 0
+        # 15-minute data for two days: every window has all its hours, every pollutant counts
+        assert {s["pollutant"] for s in result["sub_indices"]} == {
+            "pm25",
+            "pm10",
+            "o3",
+            "co",
+            "no2",
+            "so2",
+        }
+    assert {s["sensor_id"] for s in water} == {i for i, k in fleet.items() if k == "water"}
+    for station in water:
+        assert station["notes"] == [], station
+        level = station["level"]
+        assert level["status"]["status"] in {"normal", "watch", "warning", "critical", "overflow"}
+        assert level["rise"] is not None and station["do"]["water_class"] == 3
+    assert {s["sensor_id"] for s in traffic} == {i for i, k in fleet.items() if k == "traffic"}
+    for station in traffic:
+        assert station["free_flow_kmh"] in (45.0, 70.0) and station["newest"] is not None
+
+
 # The schema the app generates (it needs no services); the requests go to the served app.
 # (schemathesis.pytest.from_fixture would load it from the server, but fails on pytest 9.)
 schema = schemathesis.openapi.from_dict(create_app(load_settings({})).openapi())
