@@ -9,10 +9,12 @@ The firmware POSTs this body to a custom API, with the header `X-Sensor: esp8266
                           {"value_type": "BME280_temperature", "value": "29.10"},
                           {"value_type": "signal", "value": "-71"}, ...]}
 
-Sensor id: the X-Sensor header when one is given (`decode_body`), else `esp8266-<esp8266id>`,
-the header's form. Values: keyed by `value_type` as the firmware names them, numeric text made
-numbers; text that is not a number (`GPS_date`, `GPS_time`) is dropped, and entries without a
-`value_type` are skipped. The payload names no kind and no time: the kind must come from the
+Sensor id: the X-Sensor header when one is given (`decode_body`); over MQTT, a last topic level
+in the header's form (`luftdaten/esp32-3183740`: the HTTP ingestion publishes there, since an
+ESP32 board's body still says `esp8266id`); else `esp8266-<esp8266id>`, the header's form.
+Values: keyed by `value_type` as the firmware names them, numeric text made numbers; text that
+is not a number (`GPS_date`, `GPS_time`) is dropped, and entries without a `value_type` are
+skipped. The payload names no kind and no time: the kind must come from the
 route (`no_kind` otherwise) and the receive time is used.
 
 The names are the firmware's, not metrics: `SDS_P1` is PM10 and `SDS_P2` is PM2.5 (likewise
@@ -28,10 +30,14 @@ BME280_pressure is in Pa; `signal` (Wi-Fi dBm), `samples`, `min_micro`, `max_mic
 
 from __future__ import annotations
 
+import re
+
 from collector.decoders import DecodeError, Message, RawReading, Route
 from collector.decoders._common import as_number, load_object, require_kind
 
 FORMAT = "sensor_community"
+# A topic level naming the board as the X-Sensor header does.
+_DEVICE_LEVEL = re.compile(r"^esp(?:8266|32)-[0-9A-Za-z]+$")
 
 
 def _sensor_id(data: dict[str, object], sensor_header: str | None) -> str:
@@ -77,4 +83,6 @@ def decode_body(
 
 
 def decode(message: Message, route: Route) -> list[RawReading]:
-    return decode_body(message.payload, None, route, message.received_ns)
+    last = message.topic.rsplit("/", 1)[-1]
+    header = last if _DEVICE_LEVEL.match(last) else None
+    return decode_body(message.payload, header, route, message.received_ns)

@@ -150,6 +150,27 @@ def test_sensor_community_posts_land_in_influxdb(
     assert before <= rows[0]["time"] <= middle <= rows[1]["time"] <= after
 
 
+def test_an_esp32_board_is_stored_under_its_own_id(
+    ingest_settings: Settings, api: TestClient, influx: InfluxClient
+) -> None:
+    board = "esp32-3183740"  # its firmware still writes esp8266id in the body
+    register(ingest_settings, {board: "air"})
+    key = api_key(ingest_settings, "device", board)
+    with running_collector(ingest_settings) as c:
+        posted = api.post(
+            "/ingest/sensor_community",
+            content=sc_body("31.00", "18.25", chip="3183740"),
+            headers={"X-Sensor": board, "Content-Type": "application/json"},
+            auth=(board, key),
+        )
+        wait_for(lambda: c.stats.written == 1, 10, "the reading")
+    assert posted.status_code == 202, posted.text
+    assert posted.json()["topic"] == f"luftdaten/{board}"
+    assert posted.json()["sensor_ids"] == [board]
+    (row,) = influx.records('SELECT * FROM "air"')
+    assert (row["sensor_id"], row["pm10"], row["pm25"]) == (board, 31.0, 18.25)
+
+
 def test_native_posts_land_in_influxdb(
     ingest_settings: Settings, api: TestClient, influx: InfluxClient
 ) -> None:
@@ -238,8 +259,10 @@ def test_refusals_publish_nothing(ingest_settings: Settings, api: TestClient) ->
                 "type": "no_metrics",
             }
         ]
+        # An X-Sensor not in the firmware's form cannot name the board on the topic, so the
+        # collector would store the body's esp8266id instead: refused.
         mismatch = problem(
-            sc(sc_body("1", "1"), **{"X-API-Key": operator, "X-Sensor": "esp8266-1"}), 422
+            sc(sc_body("1", "1"), **{"X-API-Key": operator, "X-Sensor": "air-1"}), 422
         )
         assert mismatch["errors"][0]["loc"] == ["header", "X-Sensor"]
         assert f"the body is for {SC_ID!r}" in mismatch["detail"]
