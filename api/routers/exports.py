@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
 from api.problems import invalid_input, problem_responses
-from api.routers.readings import DAY_NS, time_range
+from api.routers.readings import DAY_NS, EndQuery, StartQuery, time_range
 from citydata.export import Export, csv_chunks, parquet_chunks
 from citydata.kinds import Kind, get_kind
 from citydata.timeutil import parse_rfc3339
@@ -111,12 +111,8 @@ def export_readings(
     influx: InfluxDep,
     _: ReadAccess,
     format: Annotated[ExportFormat, Query(description="file format")] = ExportFormat.csv,
-    start: Annotated[
-        str | None, Query(description="RFC 3339 with a zone, inclusive; default end - 24 h")
-    ] = None,
-    end: Annotated[
-        str | None, Query(description="RFC 3339 with a zone, exclusive; default now")
-    ] = None,
+    start: StartQuery = None,
+    end: EndQuery = None,
     metrics: Annotated[
         str | None,
         Query(description="comma-separated metrics of the sensor's kind; default all of them"),

@@ -292,6 +292,13 @@ def latest_readings(
     return LatestReadings(items=items)
 
 
+# [start, end) of a range, as every ranged route takes it (see time_range).
+StartQuery = Annotated[
+    str | None, Query(description="RFC 3339 with a zone, inclusive; default end - 24 h")
+]
+EndQuery = Annotated[str | None, Query(description="RFC 3339 with a zone, exclusive; default now")]
+
+
 def time_range(start: str | None, end: str | None) -> tuple[int, int]:
     """[start, end) in epoch ns; end defaults to now, start to 24 h before end."""
     try:
@@ -346,12 +353,8 @@ def sensor_readings(
     influx: InfluxDep,
     _: ReadAccess,
     metric: Annotated[str, Query(description="one metric of the sensor's kind, e.g. pm25")],
-    start: Annotated[
-        str | None, Query(description="RFC 3339 with a zone, inclusive; default end - 24 h")
-    ] = None,
-    end: Annotated[
-        str | None, Query(description="RFC 3339 with a zone, exclusive; default now")
-    ] = None,
+    start: StartQuery = None,
+    end: EndQuery = None,
     every: Annotated[
         Every | None, Query(description="bucket width; raw points when absent")
     ] = None,
