@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from pydantic import AfterValidator, WithJsonSchema
 
 from citydata.influx import InfluxClient
 from citydata.kinds import all_kinds
@@ -31,11 +32,16 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
 
-# A kind filter: the schema lists the kinds this installation knows (the route still checks it).
-KindQuery = Annotated[
-    str | None,
-    Query(
-        description="only this sensor kind",
-        json_schema_extra={"enum": sorted(all_kinds())},
-    ),
+
+def known_kind(name: str) -> str:
+    """A kind this installation knows; ValueError (a 422 where it is a request input) else."""
+    if name not in all_kinds():
+        raise ValueError(f"unknown kind {name!r}; known: {', '.join(all_kinds())}")
+    return name
+
+
+# A kind as a request input: checked, and listed in the schema.
+KindName = Annotated[
+    str, AfterValidator(known_kind), WithJsonSchema({"type": "string", "enum": sorted(all_kinds())})
 ]
+KindQuery = Annotated[KindName | None, Query(description="only this sensor kind")]

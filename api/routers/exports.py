@@ -15,9 +15,9 @@ from fastapi.responses import StreamingResponse
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
 from api.problems import invalid_input, problem_responses
-from api.routers.readings import DAY_NS, EndQuery, StartQuery, time_range
+from api.routers.readings import DAY_NS, EndQuery, StartQuery, check_metrics, time_range
 from citydata.export import Export, csv_chunks, parquet_chunks
-from citydata.kinds import Kind, get_kind
+from citydata.kinds import Kind, all_kinds
 from citydata.timeutil import parse_rfc3339
 
 router = APIRouter(tags=["sensors"])
@@ -77,13 +77,7 @@ def _metrics(kind: Kind, text: str | None) -> tuple[str, ...]:
     if text is None:
         return tuple(kind.by_name)
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",")))
-    unknown = [name for name in names if name not in kind.by_name]
-    if unknown:
-        invalid_input(
-            ("query", "metrics"),
-            f"{kind.name} sensors have no metric {', '.join(map(repr, unknown))}; "
-            f"known: {', '.join(kind.by_name)}",
-        )
+    check_metrics(kind, names, ("query", "metrics"))
     return names
 
 
@@ -121,10 +115,7 @@ def export_readings(
     """One sensor's readings over [start, end) as a CSV or Parquet download, at most two years
     (732 days). The file is streamed as InfluxDB is read, a day at a time, so a long range does
     not load into memory at once."""
-    sensor = registry.get(sensor_id)
-    kind = get_kind(sensor.kind)
-    if kind is None:
-        invalid_input(("path", "sensor_id"), f"{sensor_id} is of unknown kind {sensor.kind!r}")
+    kind = all_kinds()[registry.get(sensor_id).kind]  # the registry holds known kinds only
     names = _metrics(kind, metrics)
     span = time_range(start, end)
     if not parse_rfc3339(_EARLIEST) <= span[0] < span[1] <= parse_rfc3339(_LATEST):

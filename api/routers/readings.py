@@ -18,7 +18,7 @@ from api.auth import ReadAccess
 from api.deps import InfluxDep, KindQuery, RegistryDep
 from api.problems import invalid_input, problem_responses
 from citydata.influx import InfluxClient, Series, quote_ident, quote_literal
-from citydata.kinds import Kind, all_kinds, get_kind
+from citydata.kinds import Kind, all_kinds
 from citydata.reading import SENSOR_ID_PATTERN
 from citydata.settings import Settings
 from citydata.timeutil import as_datetime, parse_rfc3339
@@ -288,8 +288,6 @@ def latest_readings(
 ) -> LatestReadings:
     """The latest reading of each sensor, with every metric of its last point. Answers for
     whole kinds may be up to CITYDATA_API_LATEST_CACHE_S seconds old."""
-    if kind is not None and get_kind(kind) is None:
-        invalid_input(("query", "kind"), f"unknown kind {kind!r}; known: {', '.join(all_kinds())}")
     kinds = [k for name, k in sorted(all_kinds().items()) if kind in (None, name)]
     if sensor_id:  # one series: cheap, and always fresh
         return LatestReadings(items=latest_of_kinds(influx, kinds, sensor_ids=[sensor_id]))
@@ -320,6 +318,17 @@ def time_range(start: str | None, end: str | None) -> tuple[int, int]:
     if start_ns >= end_ns:
         invalid_input(("query", "start"), "start must be before end")
     return start_ns, end_ns
+
+
+def check_metrics(kind: Kind, names: Sequence[str], loc: tuple[str, ...]) -> None:
+    """A 422 problem at `loc` naming every one of `names` that is not a metric of `kind`."""
+    unknown = [name for name in names if name not in kind.by_name]
+    if unknown:
+        invalid_input(
+            loc,
+            f"{kind.name} sensors have no metric {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(kind.by_name)}",
+        )
 
 
 def _range_query(
@@ -369,13 +378,8 @@ def sensor_readings(
     agg: Annotated[Agg, Query(description="function per bucket (with every)")] = "mean",
 ) -> ReadingRange:
     """One sensor's metric over [start, end), raw or aggregated; at most MAX_POINTS points."""
-    sensor = registry.get(sensor_id)
-    kind = get_kind(sensor.kind)
-    if kind is None or metric not in kind.by_name:
-        known = ", ".join(kind.by_name) if kind else "none"
-        invalid_input(
-            ("query", "metric"), f"{sensor.kind} sensors have no metric {metric!r}; known: {known}"
-        )
+    kind = all_kinds()[registry.get(sensor_id).kind]  # the registry holds known kinds only
+    check_metrics(kind, [metric], ("query", "metric"))
     span = time_range(start, end)
     if every is not None and math.ceil((span[1] - span[0]) / EVERY_NS[every]) + 1 > MAX_POINTS:
         _too_many("the request would give")

@@ -317,3 +317,12 @@ def test_without_influxdb_the_registry_still_answers(api_settings: Settings) -> 
         assert {s["online"] for s in _page(client)["items"]} == {"unknown"}
         filtered = client.get("/sensors?online=offline")
         assert filtered.status_code == 503 and filtered.headers["content-type"] == PROBLEM
+
+
+def test_patch_takes_every_editable_field_of_the_registry() -> None:
+    # SensorChanges spells the editable fields out for the schema; a field added to the
+    # registry's Sensor must be added there too, or PATCH would refuse it by name.
+    from api.routers.sensors import SensorChanges
+    from citydata.registry.model import EDITABLE
+
+    assert set(SensorChanges.model_fields) == set(EDITABLE) - {"id", "kind"}
