@@ -7,7 +7,6 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from api.problems import invalid_input
-from citydata.influx import InfluxClient, quote_ident, quote_literal
 from citydata.registry import Registry, Sensor
 from citydata.timeutil import as_datetime as as_datetime  # re-exported for the routers
 
@@ -76,19 +75,3 @@ def sensor_of_kind(registry: Registry, sensor_id: str, kind: str, what: str) -> 
 def newest(sensor: Sensor, time_ns: int, now_ns: int) -> Newest:
     age_s = (now_ns - time_ns) / _NS
     return Newest(time=as_datetime(time_ns), age_s=age_s, stale=age_s > sensor.offline_limit_s)
-
-
-def last_values(
-    influx: InfluxClient, kind: str, metric: str, sensor_id: str | None = None
-) -> dict[str, tuple[int, float]]:
-    """Each sensor's newest value of `metric` with its time (ns): one query for all sensors."""
-    where = f" WHERE {quote_ident('sensor_id')} = {quote_literal(sensor_id)}" if sensor_id else ""
-    q = (
-        f"SELECT LAST({quote_ident(metric)}) AS {quote_ident('value')} "
-        f"FROM {quote_ident(kind)}{where} GROUP BY {quote_ident('sensor_id')}"
-    )
-    return {
-        row["sensor_id"]: (int(row["time"]), float(row["value"]))
-        for row in influx.records(q)
-        if row.get("value") is not None
-    }

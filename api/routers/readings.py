@@ -147,7 +147,9 @@ _IDS_PER_STATEMENT = 200  # sensor ids in one WHERE clause
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="latest")
 
 
-def _latest_statement(kind: Kind, sensor_ids: Sequence[str] | None, since_ns: int | None) -> str:
+def _latest_statement(
+    kind: Kind, sensor_ids: Sequence[str] | None, since_ns: int | None, metric: str | None
+) -> str:
     conditions = []
     if sensor_ids:
         tag = quote_ident("sensor_id")
@@ -157,14 +159,16 @@ def _latest_statement(kind: Kind, sensor_ids: Sequence[str] | None, since_ns: in
     if since_ns is not None:
         conditions.append(f"time >= {since_ns}")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    # One metric: InfluxDB leaves out points where it is null, so this is its newest value.
+    selected = "*" if metric is None else quote_ident(metric)
     return (
-        f"SELECT * FROM {quote_ident(kind.name)}{where} "
+        f"SELECT {selected} FROM {quote_ident(kind.name)}{where} "
         f"GROUP BY {quote_ident('sensor_id')} ORDER BY time DESC LIMIT 1"
     )
 
 
 def _latest_rows(influx: InfluxClient, statements: list[str]) -> dict[str, LatestReading]:
-    """Run the statements in one request; the newest point per sensor id."""
+    """Run the statements (in parallel); the newest point per sensor id."""
     found: dict[str, LatestReading] = {}
     if not statements:
         return found
@@ -204,12 +208,13 @@ def latest_of_kinds(
     *,
     sensor_ids: Sequence[str] | None = None,
     expected: Mapping[str, str] | None = None,
+    metric: str | None = None,
     now_ns: int | None = None,
 ) -> list[LatestReading]:
     """The newest point of each sensor of these kinds, by sensor id: of `sensor_ids` only
     when given (each looked for further back when silent for the last hour), else of every
     sensor heard from in the last hour plus those of `expected` ({sensor id: kind}, the
-    registry's), looked for further back."""
+    registry's), looked for further back. With `metric`, the newest point carrying it."""
     since = (time.time_ns() if now_ns is None else now_ns) - RECENT_NS
 
     def of_kind(kind: Kind, ids: Sequence[str]) -> list[str]:
@@ -218,10 +223,11 @@ def latest_of_kinds(
     recent = []
     for kind in kinds:
         if sensor_ids is None:
-            recent.append(_latest_statement(kind, None, since))
+            recent.append(_latest_statement(kind, None, since, metric))
         else:
             recent += [
-                _latest_statement(kind, p, since) for p in _chunks(of_kind(kind, sensor_ids))
+                _latest_statement(kind, p, since, metric)
+                for p in _chunks(of_kind(kind, sensor_ids))
             ]
     found = _latest_rows(influx, recent)
     older = []
@@ -232,7 +238,7 @@ def latest_of_kinds(
             wanted = sorted(
                 i for i, k in (expected or {}).items() if k == kind.name and i not in found
             )
-        older += [_latest_statement(kind, page, None) for page in _chunks(wanted)]
+        older += [_latest_statement(kind, page, None, metric) for page in _chunks(wanted)]
     found.update(_latest_rows(influx, older))
     return sorted(found.values(), key=lambda r: r.sensor_id)
 

@@ -17,17 +17,18 @@ from pydantic import BaseModel
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
 from api.problems import problem_responses
+from api.routers.readings import latest_of_kinds
 from api.stations import (
     Newest,
     Station,
     as_datetime,
-    last_values,
     newest,
     sensor_of_kind,
     station,
     stations_of,
 )
 from citydata.influx import InfluxClient, quote_ident, quote_literal
+from citydata.kinds import all_kinds
 from citydata.registry import Sensor
 from citydata.water import (
     M2_PERIOD_H,
@@ -194,12 +195,26 @@ def _level_series(
     return out
 
 
+def _newest(
+    influx: InfluxClient, sensors: list[Sensor], metric: str, now_ns: int
+) -> dict[str, tuple[int, float]]:
+    """Each station's newest value of `metric` with its time (ns)."""
+    found = latest_of_kinds(
+        influx,
+        [all_kinds()["water"]],
+        sensor_ids=[s.id for s in sensors],
+        metric=metric,
+        now_ns=now_ns,
+    )
+    return {r.sensor_id: (r.time_ns, r.values[metric]) for r in found if metric in r.values}
+
+
 def _statuses(
     influx: InfluxClient, sensors: list[Sensor], sensor_id: str | None = None
 ) -> list[WaterStation]:
     now_ns = time.time_ns()
-    levels = last_values(influx, "water", "level", sensor_id)
-    dos = last_values(influx, "water", "do", sensor_id)
+    levels = _newest(influx, sensors, "level", now_ns)
+    dos = _newest(influx, sensors, "do", now_ns)
     fresh = [
         levels[s.id][0]
         for s in sensors

@@ -153,6 +153,29 @@ def test_water_levels_at_and_around_the_thresholds(
     assert list(_items(client, "/water/status", zone="canal")) == ["water-4"]
 
 
+def test_each_metric_is_its_own_newest_however_old(
+    client: TestClient, influx: InfluxClient
+) -> None:
+    now = time.time_ns()
+    _write(
+        influx,
+        [
+            ("water", "water-1", now - 3 * 60 * MIN, {"level": 1.5}),  # gauge silent for 3 h
+            ("water", "water-1", now - 2 * MIN, {"do": 6.5}),  # probe reporting alone since
+            ("water", "water-1", now - MIN, {"temperature": 30.0}),  # neither level nor DO
+            ("water", "water-2", now - 30 * 24 * 60 * MIN, {"level": 1.9, "do": 5.5}),
+        ],
+    )
+    items = _items(client, "/water/status")
+    one = items["water-1"]
+    assert (one["level"]["value_m"], one["do"]["value_mg_l"]) == (1.5, 6.5)
+    assert one["level"]["newest"]["stale"] is True and one["do"]["newest"]["stale"] is False
+    assert one["level"]["newest"]["age_s"] == pytest.approx(3 * 3600, abs=60)
+    two = items["water-2"]
+    assert (two["level"]["value_m"], two["do"]["value_mg_l"]) == (1.9, 5.5)
+    assert two["level"]["newest"]["age_s"] == pytest.approx(30 * 86_400, abs=60)
+
+
 def test_do_against_the_water_class(client: TestClient, influx: InfluxClient) -> None:
     now = time.time_ns()
     _write(
