@@ -102,22 +102,6 @@ def _span(end_ns: int, hours: int, sensor_id: str | None) -> str:
     return f"WHERE {only}time >= {end_ns - hours * HOUR_NS} AND time < {end_ns}"
 
 
-def _window_query(measurement: str, end_ns: int, hours: int, sensor_id: str | None) -> str:
-    """Per sensor: the mean of the window's hourly means and the number of hours with one."""
-    pollutants = WINDOWS[hours]
-    inner = ", ".join(f"MEAN({quote_ident(p)}) AS {quote_ident(p)}" for p in pollutants)
-    outer = ", ".join(
-        f"MEAN({quote_ident(p)}) AS {quote_ident(p)}, COUNT({quote_ident(p)}) AS "
-        f"{quote_ident(p + '_hours')}"
-        for p in pollutants
-    )
-    sid = quote_ident("sensor_id")
-    return (
-        f"SELECT {outer} FROM (SELECT {inner} FROM {quote_ident(measurement)} "
-        f"{_span(end_ns, hours, sensor_id)} GROUP BY time(1h), {sid}) GROUP BY {sid}"
-    )
-
-
 def _newest_query(measurement: str, end_ns: int, sensor_id: str | None) -> str:
     """One statement per pollutant: the time of its newest reading in its window, per sensor."""
     return "; ".join(
@@ -130,31 +114,28 @@ def _newest_query(measurement: str, end_ns: int, sensor_id: str | None) -> str:
 def current_averages(
     influx: InfluxClient, end_ns: int, measurement: str = "air", sensor_id: str | None = None
 ) -> dict[str, dict[str, WindowAverage]]:
-    """Each sensor's window averages ending at `end_ns` (a whole hour), computed by InfluxDB:
-    one query per window over every sensor, one more for the newest readings. A sensor with no
-    pollutant reading in the longest window is absent."""
+    """Each sensor's window averages ending at `end_ns` (a whole hour), from the hourly means of
+    every sensor over the longest window (one query) and `moving_averages`, the rule the
+    history uses too; one more query for the newest readings. A sensor with no pollutant
+    reading in the longest window is absent."""
     if end_ns % HOUR_NS:
         raise ValueError("windows end on a whole hour")
-    stats: dict[str, dict[str, tuple[float | None, int]]] = {}
-    for hours, pollutants in WINDOWS.items():
-        for row in influx.records(_window_query(measurement, end_ns, hours, sensor_id)):
-            per = stats.setdefault(row["sensor_id"], {})
-            for p in pollutants:
-                per[p] = (_float(row.get(p)), int(row.get(p + "_hours") or 0))
+    hourly = hourly_means(influx, end_ns - LONGEST_H * HOUR_NS, end_ns, measurement, sensor_id)
     newest: dict[str, dict[str, int]] = {}
     for series in influx.query(_newest_query(measurement, end_ns, sensor_id)):
         pollutant = next(c for c in series.columns if c != "time")
         for row in series.records():
             if row.get(pollutant) is not None:
                 newest.setdefault(row["sensor_id"], {})[pollutant] = int(row["time"])
-    return {
-        sid: {
-            p: window_average(p, end_ns, *per.get(p, (None, 0)), newest.get(sid, {}).get(p))
-            for p in POLLUTANTS
-        }
-        for sid, per in stats.items()
-        if any(count for _, count in per.values())
-    }
+    out: dict[str, dict[str, WindowAverage]] = {}
+    for sid, hours in hourly.items():
+        averages = moving_averages(hours, end_ns)
+        if any(count for _, count in averages.values()):
+            out[sid] = {
+                p: window_average(p, end_ns, *averages[p], newest.get(sid, {}).get(p))
+                for p in POLLUTANTS
+            }
+    return out
 
 
 def _float(value: Any) -> float | None:
@@ -162,22 +143,30 @@ def _float(value: Any) -> float | None:
 
 
 def hourly_means(
-    influx: InfluxClient, sensor_id: str, start_ns: int, end_ns: int, measurement: str = "air"
-) -> dict[int, dict[str, float | None]]:
-    """One sensor's hourly mean of every pollutant over [start, end), by hour start."""
+    influx: InfluxClient,
+    start_ns: int,
+    end_ns: int,
+    measurement: str = "air",
+    sensor_id: str | None = None,
+) -> dict[str, dict[int, dict[str, float | None]]]:
+    """Each sensor's (or only `sensor_id`'s) hourly mean of every pollutant over [start, end),
+    by sensor id, then hour start."""
     means = ", ".join(f"MEAN({quote_ident(p)}) AS {quote_ident(p)}" for p in POLLUTANTS)
     q = (
         f"SELECT {means} FROM {quote_ident(measurement)} "
-        f"{_span(end_ns, (end_ns - start_ns) // HOUR_NS, sensor_id)} GROUP BY time(1h)"
+        f"{_span(end_ns, (end_ns - start_ns) // HOUR_NS, sensor_id)} "
+        f"GROUP BY time(1h), {quote_ident('sensor_id')}"
     )
-    return {
-        int(row["time"]): {p: _float(row.get(p)) for p in POLLUTANTS} for row in influx.records(q)
-    }
+    out: dict[str, dict[int, dict[str, float | None]]] = {}
+    for row in influx.records(q):
+        hours = out.setdefault(row["sensor_id"], {})
+        hours[int(row["time"])] = {p: _float(row.get(p)) for p in POLLUTANTS}
+    return out
 
 
 def moving_averages(hourly: Hourly, end_ns: int) -> dict[str, tuple[float | None, int]]:
     """Each pollutant's (average or None, hours with data) over its window ending at `end_ns`,
-    from hourly means: the same rule as `current_averages`, for a series of hours."""
+    from hourly means: the mean of the hours that have one, when enough do."""
     out: dict[str, tuple[float | None, int]] = {}
     for p in POLLUTANTS:
         hours = AVERAGING_HOURS[p]

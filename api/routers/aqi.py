@@ -335,7 +335,13 @@ def aqi_history(
         invalid_input(("query", "start"), f"start/end span at most {MAX_HISTORY_DAYS} days")
     first, last = floor_hour(start_ns + HOUR_NS - 1), floor_hour(end_ns)
     ends = range(first, last + 1, HOUR_NS)
-    hourly = hourly_means(influx, sensor_id, first - LONGEST_H * HOUR_NS, last) if ends else {}
+    hourly = (
+        hourly_means(influx, first - LONGEST_H * HOUR_NS, last, sensor_id=sensor_id).get(
+            sensor_id, {}
+        )
+        if ends
+        else {}
+    )
     return AqiHistory(
         sensor_id=sensor.id,
         name_th=sensor.name_th,
