@@ -74,4 +74,4 @@ def sensor_of_kind(registry: Registry, sensor_id: str, kind: str, what: str) -> 
 
 def newest(sensor: Sensor, time_ns: int, now_ns: int) -> Newest:
     age_s = (now_ns - time_ns) / _NS
-    return Newest(time=as_datetime(time_ns), age_s=age_s, stale=age_s > sensor.offline_limit_s)
+    return Newest(time=as_datetime(time_ns), age_s=age_s, stale=sensor.offline_after(age_s))

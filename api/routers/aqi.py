@@ -201,8 +201,7 @@ def _aqi_station(
         reason_th=reason_th,
         windows=[windows[p] for p in POLLUTANTS],
         newest_used=max((w.newest for w in used if w.newest is not None), default=None),
-        stale=not seen
-        or (as_datetime(end_ns) - max(seen)).total_seconds() > sensor.offline_limit_s,
+        stale=not seen or sensor.offline_after((as_datetime(end_ns) - max(seen)).total_seconds()),
     )
 
 

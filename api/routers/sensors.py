@@ -142,14 +142,13 @@ def last_seen(influx: InfluxClient, sensors: Sequence[Sensor]) -> dict[str, int]
 
 
 def _view(sensor: Sensor, seen: dict[str, int] | None, now_ns: int) -> SensorView:
-    threshold = sensor.offline_limit_s
     seen_ns = None if seen is None else seen.get(sensor.id)
     online: Online
     if seen is None:
         online = "unknown"
     elif seen_ns is None:
         online = "never_seen"
-    elif now_ns - seen_ns > threshold * _NS:
+    elif sensor.offline_after((now_ns - seen_ns) / _NS):
         online = "offline"
     else:
         online = "online"
@@ -158,7 +157,7 @@ def _view(sensor: Sensor, seen: dict[str, int] | None, now_ns: int) -> SensorVie
             **sensor.model_dump(),
             "last_seen": None if seen_ns is None else as_datetime(seen_ns),
             "online": online,
-            "offline_after_s": threshold,
+            "offline_after_s": sensor.offline_limit_s,
         }
     )
 

@@ -174,6 +174,11 @@ class Sensor(BaseModel):
         kind = get_kind(self.kind)
         return kind.offline_after_s if kind is not None else 900.0
 
+    def offline_after(self, silent_s: float) -> bool:
+        """True when silence for `silent_s` seconds makes the sensor offline (its values
+        stale): longer than its offline limit."""
+        return silent_s > self.offline_limit_s
+
     @field_validator("install_date")
     @classmethod
     def _gregorian(cls, value: date | None) -> date | None:
