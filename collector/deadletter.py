@@ -139,19 +139,21 @@ class DeadLetterStore:
         return moved
 
     def newest_first(self) -> Iterator[dict[str, Any]]:
-        """Every record, newest first: day files newest first, each sorted by receive time.
-        Read under a shared lock, so a file being rewritten by a replay is never half-read."""
+        """Every record, newest first: day files newest first, each sorted by receive time."""
         for path in sorted(self.dir.glob("*.jsonl"), reverse=True):
-            with open(path, encoding="utf-8") as f:
-                fcntl.flock(f, fcntl.LOCK_SH)
-                records = [json.loads(line) for line in f if line.strip()]
+            records = _read(path)
             records.sort(key=lambda rec: int(rec.get("received_ns", 0)), reverse=True)
             yield from records
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Every record, oldest day first."""
         for path in sorted(self.dir.glob("*.jsonl")):
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    if line.strip():
-                        yield json.loads(line)
+            yield from _read(path)
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    """A day file's records, read under a shared lock: a file a replay is rewriting (`take`)
+    is never half-read."""
+    with open(path, encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_SH)
+        return [json.loads(line) for line in f if line.strip()]
