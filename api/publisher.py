@@ -20,13 +20,11 @@ from typing import Annotated, Any
 
 import paho.mqtt.client as mqtt
 from fastapi import Depends, Request
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from citydata.mqtt import close, make_client
 from citydata.settings import Settings
-from collector.replay import RECEIVED_PROPERTY
+from collector.replay import received_properties
 
 log = logging.getLogger(__name__)
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: accepted, but no one will ever get it
@@ -89,8 +87,7 @@ class Publisher:
         """
         if not self.client.is_connected():
             raise BrokerUnavailable(f"not connected to the MQTT broker {self.host}:{self.port}")
-        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        props.UserProperty = (RECEIVED_PROPERTY, str(received_ns))
+        props = received_properties(received_ns)
         info = self.client.publish(topic, payload, qos=1, properties=props)
         try:
             info.wait_for_publish(self.ack_timeout_s)

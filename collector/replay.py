@@ -19,6 +19,14 @@ from collector.deadletter import DeadLetterStore
 RECEIVED_PROPERTY = "citydata-received-ns"  # MQTT 5 user property: keep the first receive time
 
 
+def received_properties(received_ns: int) -> Properties:
+    """PUBLISH properties carrying `received_ns` as the time the collector stores a reading
+    without its own time at (a replayed dead letter, a post to the HTTP API)."""
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.UserProperty = (RECEIVED_PROPERTY, str(received_ns))
+    return props
+
+
 def payload_of(record: dict[str, Any]) -> bytes:
     raw: str = record["payload"]
     if record.get("payload_encoding") == "base64":
@@ -45,8 +53,7 @@ def replay(
     def publish(records: list[dict[str, Any]]) -> None:
         mids = []
         for rec in records:
-            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            props.UserProperty = (RECEIVED_PROPERTY, str(rec["received_ns"]))
+            props = received_properties(int(rec["received_ns"]))
             mids.append(client.publish(rec["topic"], payload_of(rec), qos=1, properties=props).mid)
         deadline = time.monotonic() + timeout
         while not acked.issuperset(mids):
