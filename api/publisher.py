@@ -22,12 +22,11 @@ import paho.mqtt.client as mqtt
 from fastapi import Depends, Request
 from paho.mqtt.reasoncodes import ReasonCode
 
-from citydata.mqtt import close, make_client
+from citydata.mqtt import close, make_client, refused
 from citydata.settings import Settings
 from collector.replay import received_properties
 
 log = logging.getLogger(__name__)
-NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: accepted, but no one will ever get it
 
 
 class BrokerUnavailable(Exception):
@@ -108,7 +107,7 @@ class Publisher:
     ) -> None:
         # Runs before the waiting request wakes, so the reason is there when it looks.
         with self._lock:
-            if reason.is_failure or reason.value == NO_MATCHING_SUBSCRIBERS:
+            if refused(reason):
                 self._refused[mid] = reason
             else:  # a refusal that came after its request gave up must not stick to the mid
                 self._refused.pop(mid, None)

@@ -159,7 +159,11 @@ def cmd_deadletters_replay(settings: Settings, args: argparse.Namespace) -> int:
         n = sum(1 for rec in DeadLetterStore(settings.data_dir) if replayable(rec) and wanted(rec))
         print(f"would replay {n} dead letter(s)")
         return 0
-    n = replay(settings, wanted)
+    try:
+        n = replay(settings, wanted)
+    except (ConnectionError, TimeoutError) as exc:
+        print(f"citydata deadletters replay: {exc}; the dead letters stay", file=sys.stderr)
+        return 1
     print(f"replayed {n} dead letter(s); moved to {settings.data_dir / 'deadletter' / 'replayed'}")
     return 0
 

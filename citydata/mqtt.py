@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -33,6 +34,15 @@ def ack_many(client: mqtt.Client, mids: Sequence[int]) -> None:
 
 class MQTTConnectError(ConnectionError):
     """The broker could not be reached or refused us in time."""
+
+
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: accepted, but no one will ever get it
+
+
+def refused(reason: Any) -> bool:
+    """True for a PUBACK reason saying the message will not reach a subscriber: a failure,
+    or "no matching subscribers" (the broker then drops it)."""
+    return bool(reason.is_failure) or reason.value == NO_MATCHING_SUBSCRIBERS
 
 
 def make_client(

@@ -12,7 +12,7 @@ from typing import Any
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from citydata.mqtt import close, connect, make_client
+from citydata.mqtt import close, connect, make_client, refused
 from citydata.settings import Settings
 from collector.deadletter import DeadLetterStore
 
@@ -25,6 +25,10 @@ def received_properties(received_ns: int) -> Properties:
     props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     props.UserProperty = (RECEIVED_PROPERTY, str(received_ns))
     return props
+
+
+class ReplayRefused(ConnectionError):
+    """The broker acknowledged but would not deliver the replayed messages."""
 
 
 def payload_of(record: dict[str, Any]) -> bytes:
@@ -47,7 +51,14 @@ def replay(
     store = DeadLetterStore(settings.data_dir)
     client, host, port = make_client(settings.mqtt_url, f"citydata-replay-{uuid.uuid4().hex[:8]}")
     acked: set[int] = set()
-    client.on_publish = lambda c, u, mid, reason, props: acked.add(mid)
+    turned_away: set[int] = set()
+
+    def on_publish(c: Any, u: Any, mid: int, reason: Any, props: Any) -> None:
+        if refused(reason):
+            turned_away.add(mid)
+        acked.add(mid)
+
+    client.on_publish = on_publish
     connect(client, host, port)
 
     def publish(records: list[dict[str, Any]]) -> None:
@@ -60,6 +71,11 @@ def replay(
             if time.monotonic() > deadline:  # nothing moves: the records stay dead letters
                 raise TimeoutError(f"broker acknowledged {len(acked & set(mids))} of {len(mids)}")
             time.sleep(0.01)
+        if turned_away.intersection(mids):  # no collector would get them: keep them here
+            raise ReplayRefused(
+                f"the broker took {len(turned_away.intersection(mids))} of {len(mids)} "
+                "without passing them on (no collector subscribed?)"
+            )
 
     try:
         return store.take(lambda rec: replayable(rec) and wanted(rec), publish)

@@ -287,7 +287,7 @@ def _replay(
         _broker_away(MQTTConnectError("the API is not connected to it"))
     try:
         replayed = replay(settings, wanted)
-    except (MQTTConnectError, TimeoutError) as exc:
+    except (ConnectionError, TimeoutError) as exc:  # MQTTConnectError, ReplayRefused
         _broker_away(exc)
     return ReplayResult(replayed=replayed, skipped=skipped)
 

@@ -288,3 +288,23 @@ def test_replay_while_the_broker_is_away_is_a_503_at_once_and_keeps_everything(
         # answered from the API's own connection state, not after replay's 30 s connect wait
         assert "the API is not connected to it" in detail and "dead letters stay" in detail
         assert _list(client, operator)["total"] == 5
+
+
+def test_replay_nobody_would_receive_is_refused_and_keeps_the_dead_letters(
+    settings: Settings,
+) -> None:
+    """A broker with no collector subscribed acknowledges with 'no matching subscribers' and
+    drops the message: such a replay must not move the dead letters to replayed/."""
+    DeadLetterStore(settings.data_dir).add(DEAD)
+    with TestClient(create_app(settings)) as client:
+        wait_for(lambda: client.app.state.publisher.connected, 10, "the API's MQTT connection")
+        operator = {"X-API-Key": api_key(settings, "operator")}
+        response = client.post(
+            "/operations/deadletters/replay", json={"reason": ["unregistered"]}, headers=operator
+        )
+        assert response.status_code == 503, response.text
+        detail = response.json()["detail"]
+        assert "without passing them on" in detail and "dead letters stay" in detail
+        assert _list(client, operator)["total"] == 5
+    replayed = (settings.data_dir / "deadletter" / "replayed").glob("*.jsonl")
+    assert sum(path.stat().st_size for path in replayed) == 0
