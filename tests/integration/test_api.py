@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import socket
-import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.deps import get_registry
@@ -18,16 +16,10 @@ from citydata.aqi import calculate
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
 from citydata.settings import Settings, load_settings
+from tests.apiclient import PROBLEM, TestClient
 from tests.helpers import register, wait_for
 
-with warnings.catch_warnings():
-    # Starlette asks for httpx2; the project pins httpx, which the test client still runs on.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
 pytestmark = pytest.mark.integration
-
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ comments; the windows end at END, a whole hour, passed as `at` so the tests neve
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from citydata.influx import InfluxClient
@@ -20,15 +18,10 @@ from citydata.lineprotocol import encode_point
 from citydata.registry import Registry, Sensor
 from citydata.settings import Settings, load_settings
 from citydata.timeutil import parse_rfc3339
-
-with warnings.catch_warnings():
-    # Starlette asks for httpx2; the project pins httpx, which the test client still runs on.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from tests.apiclient import PROBLEM, TestClient, problem
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 H = 3600 * 1_000_000_000
 MIN = 60 * 1_000_000_000
 END = parse_rfc3339("2026-01-31T12:00:00Z")  # 19:00 ICT
@@ -264,11 +257,7 @@ def test_history_matches_the_current_aqi(client: TestClient, influx: InfluxClien
 
 
 def _problem(client: TestClient, url: str, status: int, **params: str) -> dict[str, Any]:
-    response = client.get(url, params=params)
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    return body
+    return problem(client.get(url, params=params), status)
 
 
 def test_history_problems(client: TestClient) -> None:

@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import APIRouter
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.auth import AdminAccess, DeviceAccess, OperatorAccess
 from citydata.influx import InfluxClient
 from citydata.registry import Registry, Role
 from citydata.settings import Settings, load_settings
+from tests.apiclient import TestClient, problem
 from tests.helpers import api_key, register
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
 pytestmark = pytest.mark.integration
-PROBLEM = "application/problem+json"
 
 # Routes that exist only in this test, one per access level, so each level is checked alone.
 probe = APIRouter(prefix="/probe")
@@ -74,14 +68,6 @@ def client(settings_: Settings) -> Iterator[TestClient]:
         yield c
 
 
-def _problem(response: object, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"] == PROBLEM  # type: ignore[attr-defined]
-    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
-    assert body["status"] == status
-    return body
-
-
 def test_open_data_reads_without_a_key_by_default(client: TestClient) -> None:
     assert client.get("/readings/latest").status_code == 200
     assert client.get("/sensors/air-1").status_code == 200
@@ -94,7 +80,7 @@ def test_reading_needs_a_key_when_anonymous_read_is_off(
     register(settings, {"air-1": "air"})
     reader = api_key(settings, "read")
     with _client(settings) as client:
-        body = _problem(client.get("/readings/latest"), 401)
+        body = problem(client.get("/readings/latest"), 401)
         assert "API key" in str(body["detail"])
         assert "Bearer" in client.get("/readings/latest").headers["www-authenticate"]
         assert client.get("/readings/latest", headers={"X-API-Key": reader}).status_code == 200
@@ -115,27 +101,27 @@ def test_roles_rank_read_operator_admin(
     assert client.get("/probe/operator", headers=headers).status_code == operator
     assert client.get("/probe/admin", headers=headers).status_code == admin
     if operator == 403:
-        body = _problem(client.get("/probe/operator", headers=headers), 403)
+        body = problem(client.get("/probe/operator", headers=headers), 403)
         assert "operator role" in str(body["detail"]) and role in str(body["detail"])
 
 
 def test_missing_malformed_unknown_and_revoked_keys_are_401(
     client: TestClient, settings_: Settings
 ) -> None:
-    _problem(client.get("/probe/operator"), 401)
+    problem(client.get("/probe/operator"), 401)
     good = api_key(settings_, "operator")
     key_id = good.split("_")[1]
     forged = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
     for bad in ("nonsense", good.replace(key_id, "0" * 12), forged):
-        _problem(client.get("/probe/operator", headers={"X-API-Key": bad}), 401)
+        problem(client.get("/probe/operator", headers={"X-API-Key": bad}), 401)
     assert client.get("/probe/operator", headers={"X-API-Key": good}).json() == {
         "who": "test operator"
     }
     with Registry.from_settings(settings_) as registry:
         registry.revoke_key(key_id)
-    _problem(client.get("/probe/operator", headers={"X-API-Key": good}), 401)
+    problem(client.get("/probe/operator", headers={"X-API-Key": good}), 401)
     # a bad key is refused even where anonymous reading would be allowed
-    _problem(client.get("/readings/latest", headers={"X-API-Key": "nonsense"}), 401)
+    problem(client.get("/readings/latest", headers={"X-API-Key": "nonsense"}), 401)
 
 
 def _basic(user: str, password: str) -> dict[str, str]:
@@ -148,13 +134,13 @@ def test_device_keys_speak_for_their_own_sensor_only(
     device = api_key(settings_, "device", "air-1")
     answer = client.get("/probe/device", headers=_basic("air-1", device))
     assert answer.status_code == 200 and answer.json()["sensor"] == "air-1"
-    body = _problem(client.get("/probe/device", headers=_basic("air-2", device)), 401)
+    body = problem(client.get("/probe/device", headers=_basic("air-2", device)), 401)
     assert "air-2" in str(body["detail"])
     # a device key is not a reader or operator key
-    _problem(client.get("/probe/operator", headers={"X-API-Key": device}), 403)
+    problem(client.get("/probe/operator", headers={"X-API-Key": device}), 403)
     operator = {"X-API-Key": api_key(settings_, "operator")}
     assert client.get("/probe/device", headers=operator).status_code == 200
-    _problem(client.get("/probe/device", headers={"X-API-Key": api_key(settings_, "read")}), 403)
+    problem(client.get("/probe/device", headers={"X-API-Key": api_key(settings_, "read")}), 403)
 
 
 def test_only_a_hash_of_the_key_is_stored(settings_: Settings) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -13,7 +12,6 @@ from urllib.parse import unquote
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from citydata import export, services
@@ -22,16 +20,11 @@ from citydata.kinds import get_kind
 from citydata.lineprotocol import encode_point
 from citydata.settings import Settings, load_settings
 from citydata.timeutil import parse_rfc3339
+from tests.apiclient import TestClient, problem
 from tests.helpers import api_key, register
-
-with warnings.catch_warnings():
-    # Starlette asks for httpx2; the project pins httpx, which the test client still runs on.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 CSV = "text/csv; charset=utf-8"
 PARQUET = "application/vnd.apache.parquet"
 D0 = parse_rfc3339("2026-01-01T00:00:00Z")
@@ -109,12 +102,7 @@ def _ns(frame: pd.DataFrame) -> list[int]:
 
 
 def _problem(client: TestClient, sensor: str, status: int, **params: str) -> dict[str, Any]:
-    response = client.get(f"/sensors/{sensor}/export", params=params)
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
+    return problem(client.get(f"/sensors/{sensor}/export", params=params), status)
 
 
 # Points around the edges of a three-day export starting at D0: (time, pm25, pm10).

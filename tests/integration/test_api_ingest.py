@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from citydata import services
@@ -24,16 +22,11 @@ from citydata.influx import InfluxClient
 from citydata.mqtt import close, connect, make_client
 from citydata.routes import NATIVE, Route
 from citydata.settings import Settings
+from tests.apiclient import TestClient, problem
 from tests.helpers import api_key, register, running_collector, wait_for
-
-with warnings.catch_warnings():
-    # Starlette asks for httpx2; the project pins httpx, which the test client still runs on.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 CHIP = "15225252"
 SC_ID = f"esp8266-{CHIP}"
 SC_ROUTE = Route(
@@ -103,14 +96,6 @@ def subscribed(url: str) -> Iterator[list[tuple[str, bytes]]]:
         yield got
     finally:
         close(client)
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 def test_sensor_community_posts_land_in_influxdb(

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import socket
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from citydata.influx import InfluxClient
@@ -20,16 +18,11 @@ from collector.deadletter import DeadLetterStore, record
 from collector.decoders import Message, Problem
 from collector.health import HealthReporter, Stats
 from collector.service import Collector
+from tests.apiclient import PROBLEM, TestClient
 from tests.helpers import api_key, publish_all, wait_for
-
-with warnings.catch_warnings():
-    # Starlette asks for httpx2; the project pins httpx, which the test client still runs on.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 S = 1_000_000_000
 DAY = 86_400 * S
 T0 = 1_764_000_000 * S  # 2025-11-24T16:00:00Z

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.routers.readings import MAX_POINTS
@@ -16,16 +14,11 @@ from citydata.influx import InfluxClient
 from citydata.lineprotocol import encode_point
 from citydata.settings import Settings, load_settings
 from citydata.timeutil import parse_rfc3339
+from tests.apiclient import TestClient, problem
 from tests.helpers import register
-
-with warnings.catch_warnings():
-    # Starlette asks for httpx2; the project pins httpx, which the test client still runs on.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 T0 = parse_rfc3339("2026-01-31T00:00:00Z")
 MINUTE = 60 * 1_000_000_000
 
@@ -52,12 +45,7 @@ def _range(client: TestClient, sensor: str, **params: str) -> Any:
 
 
 def _problem(client: TestClient, url: str, status: int, **params: str) -> dict[str, Any]:
-    response = client.get(url, params=params)
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
+    return problem(client.get(url, params=params), status)
 
 
 def test_latest_per_sensor_and_filters(client: TestClient, influx: InfluxClient) -> None:

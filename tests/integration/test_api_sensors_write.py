@@ -5,28 +5,21 @@ from __future__ import annotations
 
 import socket
 import time
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from citydata.influx import InfluxClient
 from citydata.settings import Settings, load_settings
+from tests.apiclient import PROBLEM, TestClient
 from tests.helpers import api_key, register
-
-with warnings.catch_warnings():
-    # Starlette asks for httpx2; the project pins httpx, which the test client still runs on.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 MINUTE_NS = 60 * 1_000_000_000
 NEW: dict[str, Any] = {
     "id": "lp-air-01",

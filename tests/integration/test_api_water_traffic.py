@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from citydata.influx import InfluxClient
 from citydata.lineprotocol import encode_point
 from citydata.registry import Registry, Sensor
 from citydata.settings import Settings, load_settings
-
-with warnings.catch_warnings():
-    # Starlette asks for httpx2; the project pins httpx, which the test client still runs on.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from tests.apiclient import TestClient, problem
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 MIN = 60 * 1_000_000_000
 LEVELS = {"watch": 1.8, "warning": 2.0, "critical": 2.1, "bank": 2.4}
 
@@ -225,11 +218,7 @@ def test_rise_rate_over_a_tide_cycle_and_one_station(
 
 
 def _problem(client: TestClient, url: str, status: int) -> dict[str, Any]:
-    response = client.get(url)
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    return body
+    return problem(client.get(url), status)
 
 
 def test_status_problems(client: TestClient) -> None:
