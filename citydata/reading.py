@@ -10,8 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from citydata.lineprotocol import encode_point
 
 # Sensor ids travel as an MQTT topic level and an InfluxDB tag: no separators or wildcards,
-# no control characters, nothing that ends in a backslash.
-SENSOR_ID_PATTERN = r"^[^/+#\s\\\x00-\x1f]{1,128}$"
+# no control characters or white space, no backslash. The white space is spelled out (Python's
+# and pydantic's \s), since the pattern is also published in the OpenAPI schema, where \s means
+# another set (ECMAScript's: without U+0085, with U+FEFF).
+SENSOR_ID_PATTERN = (
+    r"^[^/+#\\\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]{1,128}$"
+)
 SensorId = Annotated[str, Field(min_length=1, max_length=128, pattern=SENSOR_ID_PATTERN)]
 
 
