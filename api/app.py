@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 import api.routers
 from api import problems
 from api.auth import require_read
+from api.deps import single_values
 from api.publisher import Publisher
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Sensors, readings and Thai indices of the city data platform.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(single_values)],
     )
     app.state.settings = settings
     problems.install(app)

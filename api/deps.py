@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections import Counter
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, WithJsonSchema
 
 from citydata.influx import InfluxClient
@@ -45,3 +49,52 @@ KindName = Annotated[
     str, AfterValidator(known_kind), WithJsonSchema({"type": "string", "enum": sorted(all_kinds())})
 ]
 KindQuery = Annotated[KindName | None, Query(description="only this sensor kind")]
+
+
+def _is_sequence(annotation: Any) -> bool:
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    return any(
+        _is_sequence(arg) for arg in get_args(annotation) if get_origin(annotation) in _UNIONS
+    )
+
+
+_UNIONS = (Union, UnionType)
+
+
+def _single_query_params(route: APIRoute) -> frozenset[str]:
+    """The query parameters of `route` (its dependencies' too) that take one value."""
+    single: set[str] = set()
+    dependants = [route.dependant]
+    while dependants:
+        dependant = dependants.pop()
+        single.update(
+            field.alias
+            for field in dependant.query_params
+            if not _is_sequence(field.field_info.annotation)
+        )
+        dependants.extend(dependant.dependencies)
+    return frozenset(single)
+
+
+def single_values(request: Request) -> None:
+    """A query parameter that takes one value, given several times, is a 422 (rather than
+    the last one silently winning); the list parameters (`reason`, `sensor_id` of the dead
+    letters) may repeat. Applied to every route by the app."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    single = _single_query_params(route)
+    counts = Counter(key for key, _ in request.query_params.multi_items())
+    repeated = sorted(key for key, n in counts.items() if n > 1 and key in single)
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", key),
+                    "msg": f"given {counts[key]} times; this parameter takes one value",
+                    "type": "repeated",
+                }
+                for key in repeated
+            ]
+        )

@@ -245,3 +245,19 @@ def test_latest_of_whole_kinds_is_reused_for_the_cache_time(
 def test_latest_refuses_a_sensor_id_no_sensor_can_have(client: TestClient) -> None:
     body = _problem(client, "/readings/latest", 422, sensor_id="air-1\nDROP")
     assert body["errors"][0]["loc"] == ["query", "sensor_id"]
+
+
+def test_a_one_value_parameter_given_twice_is_a_422_not_the_last_one(
+    client: TestClient,
+) -> None:
+    twice = [("kind", "air"), ("kind", "water")]
+    body = problem(client.get("/readings/latest", params=twice), 422)
+    assert body["errors"] == [
+        {
+            "loc": ["query", "kind"],
+            "msg": "given 2 times; this parameter takes one value",
+            "type": "repeated",
+        }
+    ]
+    # list parameters still repeat (the dead-letter filters), and a single value still works
+    assert client.get("/readings/latest?kind=air").status_code == 200
