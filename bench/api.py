@@ -28,11 +28,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +41,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psutil
+from common import BenchError, run_with_influxdb
 
 from citydata import services
 from citydata.influx import InfluxClient
@@ -57,10 +56,6 @@ SHARES = (("air", 0.4), ("water", 0.3), ("traffic", 0.3))
 BATCH_DAYS = 5  # sensor-days per /write: 7,200 lines, about 700 kB before gzip
 WRITERS = 2
 RSS_SAMPLE_S = 0.005
-
-
-class BenchError(RuntimeError):
-    """Something did not start or answered wrongly; the message says what."""
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -484,22 +479,12 @@ def rfc3339(ns: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="citydata-bench-api-"))
-    influx = services.influxdb(tmp / "influxdb")
-    try:
-        influx.start()
-        run(args, tmp, influx)
-        return 0
-    except (BenchError, services.ServiceError, httpx.HTTPError) as exc:
-        hint = "" if args.keep else " (run with --keep to keep the logs)"
-        print(f"bench failed{hint}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        influx.stop()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return run_with_influxdb(
+        "citydata-bench-api-",
+        args.keep,
+        lambda tmp, influx: run(args, tmp, influx),
+        errors=(httpx.HTTPError,),
+    )
 
 
 if __name__ == "__main__":

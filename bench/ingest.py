@@ -37,11 +37,9 @@ import os
 import platform
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from array import array
@@ -56,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from common import BenchError, run_with_influxdb
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -74,10 +73,6 @@ KEEPALIVE_S = 30
 MAX_INFLIGHT = 65_535
 THROUGHPUT_POLL_S = 0.05
 LATENCY_POLL_S = 0.02
-
-
-class BenchError(RuntimeError):
-    """Something never completed or a process failed; the message says what."""
 
 
 # --- messages ---------------------------------------------------------------------------------
@@ -813,46 +808,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def measure(args: argparse.Namespace, tmp: Path, influx: services.InfluxService) -> None:
+    args.tmp = tmp
+    shared_ok = shared_queueing_works(tmp / "broker-probe")
+    group = SHARE_GROUP if shared_ok else ""
+    sub = f"$share/{group}/{TOPIC_FILTER}" if group else TOPIC_FILTER
+    bench = Bench(
+        mp.get_context("spawn"),
+        tmp,
+        influx,
+        sub,
+        group,
+        args.publishers,
+        args.settings,
+        args.timeout,
+    )
+    print(f"bare subscriber: {args.messages:,} messages …", flush=True)
+    bare = bench.bare_throughput(args.messages)
+    print(f"collector: {args.messages:,} messages …", flush=True)
+    coll = bench.collector_throughput(args.messages)
+    rate = args.rate or min(5000.0, coll.rate / 2)
+    lat = None
+    if args.latency_messages:
+        print(f"latency: {args.latency_messages:,} messages at {rate:,.0f}/s …", flush=True)
+        lat = bench.latency(args.latency_messages, rate)
+    report(args, sub, shared_ok, bare, coll, lat, rate)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tmp = args.tmp = Path(tempfile.mkdtemp(prefix="citydata-bench-"))
-    influx = services.influxdb(tmp / "influxdb")
-    try:
-        influx.start()
-        shared_ok = shared_queueing_works(tmp / "broker-probe")
-        group = SHARE_GROUP if shared_ok else ""
-        sub = f"$share/{group}/{TOPIC_FILTER}" if group else TOPIC_FILTER
-        bench = Bench(
-            mp.get_context("spawn"),
-            tmp,
-            influx,
-            sub,
-            group,
-            args.publishers,
-            args.settings,
-            args.timeout,
-        )
-        print(f"bare subscriber: {args.messages:,} messages …", flush=True)
-        bare = bench.bare_throughput(args.messages)
-        print(f"collector: {args.messages:,} messages …", flush=True)
-        coll = bench.collector_throughput(args.messages)
-        rate = args.rate or min(5000.0, coll.rate / 2)
-        lat = None
-        if args.latency_messages:
-            print(f"latency: {args.latency_messages:,} messages at {rate:,.0f}/s …", flush=True)
-            lat = bench.latency(args.latency_messages, rate)
-        report(args, sub, shared_ok, bare, coll, lat, rate)
-        return 0
-    except (BenchError, services.ServiceError) as exc:
-        hint = "" if args.keep else " (run with --keep to keep the logs)"
-        print(f"bench failed{hint}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        influx.stop()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return run_with_influxdb(
+        "citydata-bench-", args.keep, lambda tmp, influx: measure(args, tmp, influx)
+    )
 
 
 if __name__ == "__main__":
