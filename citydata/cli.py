@@ -11,10 +11,10 @@ from typing import Any
 from citydata.logs import setup_logging
 from citydata.registry.cli import add_commands
 from citydata.registry.keys_cli import add_commands as add_key_commands
-from citydata.settings import ConfigError, Settings, load_settings
+from citydata.settings import ConfigError, Settings, absolute_path, load_settings
 
 SETTINGS_HELP = """settings come from CITYDATA_* environment variables and the TOML file named by
-CITYDATA_CONFIG; see the README for each one. The ones shared by every program:
+CITYDATA_CONFIG; docs/settings.md explains each one. The ones shared by every program:
   CITYDATA_MQTT_URL      mqtt://user:pass@host:1883 (mqtts:// for TLS)
   CITYDATA_INFLUX_URL    http://host:8086
   CITYDATA_INFLUX_DB     database (default citydata)
@@ -49,14 +49,14 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     import signal
     from dataclasses import asdict, replace
     from datetime import datetime
-    from pathlib import Path
 
     from simulators.faults import FaultRates, describe
     from simulators.fleetfile import FleetSpec, load_fleet
-    from simulators.publisher import backfill, publish_fleet
+    from simulators.progress import progress
+    from simulators.publisher import NoSubscriber, backfill, backfill_size, publish_fleet
 
     try:
-        spec = load_fleet(Path(args.fleet)) if args.fleet else FleetSpec()
+        spec = load_fleet(absolute_path(args.fleet)) if args.fleet else FleetSpec()
         overrides = dict(f.split("=", 1) for f in args.fault or [])
         faults = FaultRates.from_mapping({**asdict(spec.faults), **overrides})
         start = datetime.fromisoformat(args.start).timestamp() if args.start else None
@@ -99,7 +99,23 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     common = {"seed": args.seed, "stop": stop, "faults": faults}
     if args.backfill_days:
         interval = args.interval or 900.0
-        acked = backfill(settings, sensors, days=args.backfill_days, interval_s=interval, **common)
+        total = backfill_size(sensors, args.backfill_days, interval)
+        try:
+            with progress(total, f"backfill of {args.backfill_days:g} days") as update:
+                acked = backfill(
+                    settings,
+                    sensors,
+                    days=args.backfill_days,
+                    interval_s=interval,
+                    progress=update,
+                    **common,
+                )
+        except NoSubscriber as exc:
+            print(f"citydata simulate: {exc}; is a collector running?", file=sys.stderr)
+            return 1
+        if stop.is_set():
+            print(f"backfill stopped after {acked} of {total} readings", file=sys.stderr)
+            return 1
     else:
         interval = args.interval or 5.0
         acked = publish_fleet(
@@ -171,7 +187,14 @@ def cmd_deadletters_replay(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_local(settings: Settings, args: argparse.Namespace) -> int:
     from citydata.local import run_local
 
-    return run_local(settings, args.mqtt_port, args.influx_port, args.api_port, args.interval)
+    return run_local(
+        settings,
+        args.mqtt_port,
+        args.influx_port,
+        args.api_port,
+        args.interval,
+        backfill_days=args.backfill_days,
+    )
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
@@ -281,12 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
         "local",
         help="run the platform locally with simulated sensors",
         description="Start Mosquitto and InfluxDB under CITYDATA_DATA_DIR/local, "
-        "the collector, the HTTP API and the simulator; Ctrl-C stops everything.",
+        "the collector and the HTTP API; on a first start backfill the simulated fleet's "
+        "last days, then run the simulator live. Ctrl-C stops everything.",
     )
     p.add_argument("--mqtt-port", type=int, default=11883, help="Mosquitto port (11883)")
     p.add_argument("--influx-port", type=int, default=18086, help="InfluxDB port (18086)")
     p.add_argument("--api-port", type=int, default=18000, help="HTTP API port (18000)")
     p.add_argument("--interval", type=float, default=5.0, help="simulator interval (5 s)")
+    p.add_argument(
+        "--backfill-days",
+        type=float,
+        default=2.0,
+        help="on a first start (no readings yet), first publish the fleet's last N days "
+        "through the collector (2; 0 for none)",
+    )
     p.set_defaults(func=cmd_local)
 
     p = sub.add_parser("deadletters", help="inspect and replay dead letters")

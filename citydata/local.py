@@ -1,23 +1,32 @@
 """`citydata local`: the whole platform on this machine with a simulated fleet, until Ctrl-C.
 
-Starts Mosquitto and InfluxDB (data under `<data_dir>/local/`), then the collector, the HTTP
-API and the simulator as child processes, prints where to look, and on Ctrl-C or SIGTERM stops
-everything it started, by PID, newest first, letting the collector flush.
+Starts Mosquitto and InfluxDB (data under `<data_dir>/local/`), then the collector and the HTTP
+API as child processes. On a first start (no readings yet) it backfills the fleet's last days
+through the real collector, so the city has history and a Thai AQI at once; then the simulator
+goes live. On Ctrl-C or SIGTERM it stops everything it started, by PID, newest first, letting
+the collector flush.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
+from citydata.influx import InfluxClient, quote_ident
+from citydata.kinds import all_kinds
 from citydata.registry import Registry
 from citydata.services import Service, influxdb, mosquitto
 from citydata.settings import Settings
 from simulators.fleet import LAM_PHAYA, register_fleet
+
+BACKFILL_INTERVAL_S = 300.0  # one reading per sensor every 5 minutes of history
+BACKFILL_DONE = "backfilled.json"  # written once a backfill completed
 
 
 def _banner(settings: Settings, mqtt_port: int, influx_port: int, api_port: int, logs: Path) -> str:
@@ -25,14 +34,14 @@ def _banner(settings: Settings, mqtt_port: int, influx_port: int, api_port: int,
     return f"""
 citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops everything.
 
+  HTTP API       http://127.0.0.1:{api_port}/docs
+                 try:    curl -s http://127.0.0.1:{api_port}/aqi
+                         curl -s http://127.0.0.1:{api_port}/water/status
   MQTT broker    {settings.mqtt_url}
                  watch:  mosquitto_sub -h 127.0.0.1 -p {mqtt_port} -t 'sensors/#' -v
   InfluxDB       {settings.influx_url}  database '{settings.influx_db}'
                  query:  curl -sG {settings.influx_url}/query \\
                            --data-urlencode db={settings.influx_db} --data-urlencode "q={q}"
-  HTTP API       http://127.0.0.1:{api_port}/docs
-                 try:    curl -s http://127.0.0.1:{api_port}/aqi
-                         curl -s http://127.0.0.1:{api_port}/water/status
   Collector      health every {settings.collector_health_interval_s:g}s below
                  and in InfluxDB measurement citydata_collector
   Dead letters   {settings.data_dir / "deadletter"}/
@@ -40,12 +49,94 @@ citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops every
 """
 
 
+def has_readings(settings: Settings) -> bool:
+    """Whether InfluxDB holds any reading of a sensor kind (creating the database if need be)."""
+    with InfluxClient.from_settings(settings) as client:
+        client.create_database()
+        return any(
+            client.records(f"SELECT * FROM {quote_ident(kind)} LIMIT 1") for kind in all_kinds()
+        )
+
+
+class Children:
+    """The citydata programs this run started, each a child process in a session of its own
+    (so a terminal's Ctrl-C reaches only us, and we stop them in order)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "citydata", *args], env=self.env, start_new_session=True
+        )
+        self.running[name] = child
+        return child
+
+    def exited(self, *names: str) -> str | None:
+        """The first of `names` that has exited, with its status, or None."""
+        for name in names:
+            child = self.running.get(name)
+            if child is not None and child.poll() is not None:
+                return f"{name} exited with {child.returncode}"
+        return None
+
+    def stop(self) -> None:
+        for child in reversed(self.running.values()):
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(60)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+
+
+def _backfill(children: Children, stop: threading.Event, days: float, marker: Path) -> bool:
+    """Publish the fleet's last `days` through the collector; True once complete."""
+    print(
+        f"First start: backfilling the last {days:g} days of the simulated fleet "
+        f"(a reading every {BACKFILL_INTERVAL_S / 60:g} min per sensor) through the collector.",
+        flush=True,
+    )
+    started = time.monotonic()
+    child = children.start(
+        "backfill",
+        "simulate",
+        "--backfill-days",
+        f"{days:g}",
+        "--interval",
+        f"{BACKFILL_INTERVAL_S:g}",
+    )
+    while child.poll() is None:
+        if stop.wait(0.2):
+            return False
+        problem = children.exited("collector", "api")
+        if problem:
+            print(f"{problem}; stopping", file=sys.stderr)
+            stop.set()
+            return False
+    if child.returncode != 0:
+        print("the backfill failed (see above); going live without it", file=sys.stderr)
+        return False
+    marker.write_text(
+        json.dumps({"days": days, "interval_s": BACKFILL_INTERVAL_S, "finished": time.time()}),
+        encoding="utf-8",
+    )
+    print(f"Backfill done in {time.monotonic() - started:.1f} s; going live.", flush=True)
+    return True
+
+
 def run_local(
-    settings: Settings, mqtt_port: int, influx_port: int, api_port: int, interval_s: float
+    settings: Settings,
+    mqtt_port: int,
+    influx_port: int,
+    api_port: int,
+    interval_s: float,
+    backfill_days: float = 2.0,
 ) -> int:
     base = settings.data_dir / "local"
     services: list[Service] = []
-    children: list[subprocess.Popen[bytes]] = []
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -53,6 +144,7 @@ def run_local(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    children = Children({})
     try:
         services.append(mosquitto(base / "mosquitto", mqtt_port, persistence=True).start())
         services.append(influxdb(base / "influxdb", influx_port).start())
@@ -62,38 +154,29 @@ def run_local(
                 "influx_url": f"http://127.0.0.1:{influx_port}",
             }
         )
+        marker = base / BACKFILL_DONE
+        backfill = backfill_days > 0 and not (marker.exists() and has_readings(settings))
         with Registry.from_settings(settings) as registry:
             register_fleet(registry, LAM_PHAYA)  # the collector quarantines unknown sensors
-        env = {**os.environ, **settings.env()}
-        env.pop("CITYDATA_CONFIG", None)  # children get every setting explicitly
-        programs = {
-            "collector": ["collector"],
-            "api": ["api", "--port", str(api_port)],
-            "simulator": ["simulate", "--interval", str(interval_s)],
-        }
-        for args in programs.values():
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "citydata", *args], env=env, start_new_session=True
-                )
-            )
-            stop.wait(2.0)  # let the collector subscribe before the first readings go out
+        children.env = {**os.environ, **settings.env()}
+        children.env.pop("CITYDATA_CONFIG", None)  # children get every setting explicitly
+        children.start("collector", "collector")
+        children.start("api", "api", "--port", str(api_port))
+        stop.wait(2.0)  # let the collector subscribe before the first readings go out
         print(_banner(settings, mqtt_port, influx_port, api_port, base), flush=True)
+        if backfill and not stop.is_set():
+            _backfill(children, stop, backfill_days, marker)
+        if not stop.is_set():
+            children.start("simulator", "simulate", "--interval", f"{interval_s:g}")
         while not stop.wait(1.0):
-            for name, child in zip(programs, children, strict=True):
-                if child.poll() is not None:
-                    print(f"{name} exited with {child.returncode}; stopping", file=sys.stderr)
-                    stop.set()
+            problem = children.exited("collector", "api", "simulator")
+            if problem:
+                print(f"{problem}; stopping", file=sys.stderr)
+                stop.set()
         return 0
     finally:
         print("stopping...", flush=True)
-        for child in reversed(children):
-            if child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(60)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        children.stop()
         for service in reversed(services):
             service.stop()
         print("stopped.", flush=True)

@@ -144,6 +144,7 @@ def mosquitto(
 ) -> MosquittoService:
     """A Mosquitto broker on loopback (not yet started). Queues are unbounded, as a collector's
     broker needs while a collector is down; persistence keeps sessions across restarts."""
+    workdir = workdir.absolute()  # the server runs in workdir: a relative path would not resolve
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     conf = workdir / "mosquitto.conf"
@@ -170,6 +171,7 @@ log_type notice
 
 def influxdb(workdir: Path, port: int | None = None) -> InfluxService:
     """An InfluxDB 1.x server on loopback (not yet started), everything under `workdir`."""
+    workdir = workdir.absolute()  # the server runs in workdir: a relative path would not resolve
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     rpc = free_port()

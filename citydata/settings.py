@@ -4,6 +4,10 @@ Every program reads the same `Settings`. Sources, highest priority first: enviro
 (`CITYDATA_MQTT_URL`), the TOML file named by `CITYDATA_CONFIG` (keys without the prefix,
 `mqtt_url = "..."`), then the defaults below. An unknown key in either source, or a bad value,
 raises `ConfigError` listing every problem at once, so an operator fixes them in one go.
+
+Relative paths (the config file, `data_dir`, a SQLite `registry_url`) are made absolute once, in
+`load_settings`, against the directory the command started in: the servers and child processes
+that later run with another working directory get paths that still mean the same file.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from citydata.routes import NATIVE, Route
 
@@ -265,14 +271,52 @@ def _from_file(path: Path, problems: list[str]) -> dict[str, Any]:
     return values
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build the settings from the environment, the config file and `overrides` (highest)."""
+def absolute_path(path: Path | str, cwd: Path | None = None) -> Path:
+    """`path` made absolute against `cwd` (the current directory), `~` expanded; `..` kept."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (cwd or Path.cwd()).absolute() / path
+
+
+def _absolute_sqlite_url(url: str, cwd: Path) -> str:
+    """A SQLite URL naming a relative file, made absolute; any other URL unchanged."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # the registry reports a bad URL when it opens it
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return url
+    if database.startswith("file:"):  # sqlite:///file:name?uri=true: left to SQLite
+        return url
+    return parsed.set(database=str(absolute_path(database, cwd))).render_as_string(
+        hide_password=False
+    )
+
+
+def _absolute_paths(settings: Settings, cwd: Path) -> Settings:
+    return settings.model_copy(
+        update={
+            "data_dir": absolute_path(settings.data_dir, cwd),
+            "registry_url": _absolute_sqlite_url(settings.registry_url, cwd)
+            if settings.registry_url
+            else "",
+        }
+    )
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, cwd: Path | None = None, **overrides: Any
+) -> Settings:
+    """Build the settings from the environment, the config file and `overrides` (highest).
+
+    Relative paths are resolved against `cwd` (default: the current directory)."""
     environ = os.environ if environ is None else environ
+    cwd = absolute_path(cwd) if cwd is not None else Path.cwd()
     problems: list[str] = []
     values: dict[str, Any] = {}
     config = environ.get(CONFIG_ENV)
     if config:
-        values.update(_from_file(Path(config), problems))
+        values.update(_from_file(absolute_path(config, cwd), problems))
     values.update(_from_env(environ, problems))
     values.update(overrides)
     try:
@@ -287,4 +331,4 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if problems:
         raise ConfigError(problems)
     assert settings is not None
-    return settings
+    return _absolute_paths(settings, cwd)

@@ -62,12 +62,13 @@ def run_load(
     in turn, and measure each one's time from publish to the broker's PUBACK."""
     stop, rng = stop or threading.Event(), random.Random(seed)
     total = round(rate * duration_s)
-    pub = Publisher(settings, seed, window=50_000)
+    pub = Publisher(settings, seed, window=50_000, resend_unheard=False)
     started: dict[int, float] = {}
     early: dict[int, float] = {}  # acknowledged before publish() returned
     latency: list[float] = []
 
-    def on_publish(_c: Any, _u: Any, mid: int, *_rest: Any) -> None:
+    def on_publish(c: Any, u: Any, mid: int, reason: Any, props: Any) -> None:
+        pub.on_publish(c, u, mid, reason, props)  # refusals are still counted
         now, t0 = time.perf_counter(), started.pop(mid, None)
         if t0 is None:
             early[mid] = now
@@ -90,11 +91,11 @@ def run_load(
                     started[info.mid] = t0
                 else:
                     latency.append((done - t0) * 1000)
-                pub.pending.append(info)
+                pub.pending.append((info, topic, body))
                 sent += 1
             pub.collect()
             while len(pub.pending) > pub.window:
-                pub.pending[0].wait_for_publish(timeout=30)
+                pub.pending[0][0].wait_for_publish(timeout=30)
                 pub.collect()
             time.sleep(TICK_S)
     finally:

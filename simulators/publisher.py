@@ -7,15 +7,18 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
 
-from citydata.mqtt import close, connect, make_client
+from citydata.mqtt import NO_MATCHING_SUBSCRIBERS, close, connect, make_client, refused
 from citydata.settings import Settings
 from simulators import formats
 from simulators.faults import FaultInjector, FaultRates, Outgoing
 from simulators.fleet import SimSensor
 from simulators.models import model_for
+from simulators.progress import Update
 
 log = logging.getLogger(__name__)
 WINDOW = 5000  # messages published but not yet acknowledged, at most, in a backfill
@@ -58,41 +61,117 @@ def backfill_times(days: float, interval_s: float, end: float | None = None) -> 
 
 
 class Publisher:
-    """An MQTT QoS 1 publisher that keeps at most `window` messages unacknowledged."""
+    """An MQTT QoS 1 publisher that keeps at most `window` messages unacknowledged.
 
-    def __init__(self, settings: Settings, seed: int, window: int = WINDOW) -> None:
+    A message the broker acknowledges with "no matching subscribers" was dropped: no collector
+    has subscribed yet (the first seconds of a first start). It is published again, backing off
+    up to `patience_s` in all, so a backfill loses nothing to a collector still starting (unless
+    `resend_unheard` is false, as for a load test of the broker alone); any other refusal (not
+    authorized, quota) is counted in `refused` and logged once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        seed: int,
+        window: int = WINDOW,
+        patience_s: float = 120.0,
+        stop: threading.Event | None = None,
+        resend_unheard: bool = True,
+    ) -> None:
         self.client, host, port = make_client(
             settings.mqtt_url, f"citydata-sim-{random.Random(seed).getrandbits(32):08x}"
         )
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
+        self.client.on_publish = self.on_publish
         connect(self.client, host, port)
         self.window = window
-        self.pending: list[mqtt.MQTTMessageInfo] = []
+        self.patience_s = patience_s
+        self.resend_unheard = resend_unheard
+        self.stop = stop or threading.Event()
+        self.pending: list[tuple[mqtt.MQTTMessageInfo, str, bytes]] = []
         self.acked = 0
+        self.refused = 0
+        self._reasons: dict[int, ReasonCode] = {}  # mid -> reason of a refusing PUBACK
+        self._lock = threading.Lock()
+        self._unheard_since: float | None = None  # first "no subscribers" of the current run
+
+    def on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
+    ) -> None:
+        # Runs before the message is marked published, so collect() sees the reason.
+        with self._lock:
+            if refused(reason):
+                self._reasons[mid] = reason
+            else:
+                self._reasons.pop(mid, None)
 
     def send(self, messages: Iterable[tuple[str, bytes]]) -> None:
         for topic, body in messages:
-            self.pending.append(self.client.publish(topic, body, qos=1))
+            self.pending.append((self.client.publish(topic, body, qos=1), topic, body))
         self.collect()
-        while len(self.pending) > self.window:
-            self.pending[0].wait_for_publish(timeout=30)
+        while len(self.pending) > self.window and not self.stop.is_set():
+            self.pending[0][0].wait_for_publish(timeout=30)
             self.collect()
 
     def collect(self) -> None:
-        still = [info for info in self.pending if not info.is_published()]
-        self.acked += len(self.pending) - len(still)
+        """Count what the broker took; publish again what found no subscriber."""
+        still: list[tuple[mqtt.MQTTMessageInfo, str, bytes]] = []
+        again: list[tuple[str, bytes]] = []
+        for entry in self.pending:
+            info = entry[0]
+            if not info.is_published():
+                still.append(entry)
+                continue
+            with self._lock:
+                reason = self._reasons.pop(info.mid, None)
+            if reason is None or (
+                not self.resend_unheard and reason.value == NO_MATCHING_SUBSCRIBERS
+            ):
+                self.acked += 1
+                self._unheard_since = None
+            elif reason.value == NO_MATCHING_SUBSCRIBERS:
+                again.append(entry[1:])
+            else:
+                if not self.refused:
+                    log.error("the MQTT broker refused a message on %s: %s", entry[1], reason)
+                self.refused += 1
         self.pending = still
+        if again:
+            self._publish_again(again)
+
+    def _publish_again(self, messages: list[tuple[str, bytes]]) -> None:
+        if self.stop.is_set():  # stopping: what found no subscriber is not sent again
+            return
+        now = time.monotonic()
+        if self._unheard_since is None:
+            self._unheard_since = now
+            log.info("no collector has subscribed yet; publishing again until one has")
+        if now - self._unheard_since > self.patience_s:
+            raise NoSubscriber(
+                f"no collector subscribed to {messages[0][0]!r} within {self.patience_s:g}s"
+            )
+        if self.stop.wait(min(1.0, 0.05 + (now - self._unheard_since) / 10)):
+            return
+        for topic, body in messages:
+            self.pending.append((self.client.publish(topic, body, qos=1), topic, body))
 
     def close(self) -> int:
         """Wait for the outstanding acknowledgements, disconnect; how many were acknowledged."""
         try:
-            for info in self.pending:
+            while self.pending and not self.stop.is_set():
+                self.pending[0][0].wait_for_publish(timeout=30)
+                self.collect()
+            for info, _, _ in self.pending:  # stopping: wait for those in flight, no more
                 info.wait_for_publish(timeout=30)
             self.collect()
             return self.acked
         finally:
             close(self.client)
+
+
+class NoSubscriber(RuntimeError):
+    """The broker kept answering "no matching subscribers": no collector is listening."""
 
 
 def publish_fleet(
@@ -112,7 +191,7 @@ def publish_fleet(
     than real time. Returns how many messages the broker acknowledged."""
     stop = stop or threading.Event()
     sim = Simulation(sensors, seed, faults)
-    pub = Publisher(settings, seed)
+    pub = Publisher(settings, seed, stop=stop)
     t0, real0 = (time.time() if start is None else start), time.monotonic()
     done = 0
     try:
@@ -138,17 +217,27 @@ def backfill(
     end: float | None = None,
     stop: threading.Event | None = None,
     faults: FaultRates | None = None,
+    progress: Update | None = None,
 ) -> int:
     """Publish `days` of history with their timestamps, as fast as the broker acknowledges,
-    then return how many messages it acknowledged."""
+    then return how many messages it acknowledged; `progress` hears that count as it grows."""
     stop = stop or threading.Event()
     sim = Simulation(sensors, seed, faults)
-    pub = Publisher(settings, seed)
+    pub = Publisher(settings, seed, stop=stop)
     try:
         for t in backfill_times(days, interval_s, end):
             if stop.is_set():
                 break
             pub.send(encode(m) for m in sim.round(t))
+            if progress is not None:
+                progress(pub.acked)
     finally:
         acked = pub.close()
+        if progress is not None:
+            progress(acked)
     return acked
+
+
+def backfill_size(sensors: Sequence[SimSensor], days: float, interval_s: float) -> int:
+    """How many messages a backfill sends without faults: one per sensor per round."""
+    return len(sensors) * int(days * 86_400 // interval_s)

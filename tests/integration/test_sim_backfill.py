@@ -3,6 +3,7 @@ fleet, and injected faults landing where the collector puts them."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -113,3 +114,44 @@ def test_accelerated_time_publishes_simulated_hours_in_a_moment(
         wait_for(lambda: c.stats.written == acked, what="a simulated day")
     rows = influx.records('SELECT "level" FROM "water" WHERE sensor_id = \'lp-water-01\'')
     assert [r["time"] for r in rows] == [round((start + k * 3600) * 1e9) for k in range(24)]
+
+
+def test_a_backfill_started_before_the_collector_loses_nothing(
+    settings: Settings, influx: InfluxClient
+) -> None:
+    """The broker drops what no one subscribes to ("no matching subscribers"): a backfill that
+    starts before the collector has subscribed publishes those messages again."""
+    sensors = [s for s in LAM_PHAYA if s.kind == "water"]
+    end, days, interval = time.time(), 0.25, 900.0
+    sent = len(sensors) * len(list(backfill_times(days, interval, end)))
+    result: list[int] = []
+    publisher = threading.Thread(
+        target=lambda: result.append(
+            backfill(settings, sensors, days=days, interval_s=interval, end=end)
+        )
+    )
+    publisher.start()
+    time.sleep(1.0)  # the first messages find no subscriber
+    try:
+        with running(settings) as c:
+            publisher.join(60)
+            assert result == [sent]
+            wait_for(lambda: c.stats.written == sent, what="every message stored")
+    finally:
+        publisher.join(60)
+    (row,) = influx.records('SELECT count("level") FROM "water"')
+    assert row["count"] == sent
+
+
+def test_a_backfill_without_any_collector_fails_clearly(settings: Settings) -> None:
+    from simulators.publisher import NoSubscriber, Publisher
+
+    pub = Publisher(settings, seed=1, patience_s=0.5)
+    try:
+        with pytest.raises(NoSubscriber, match="no collector subscribed"):
+            for _ in range(50):
+                pub.send([("sensors/water/lp-water-01", b'{"level": 1.0}')])
+                time.sleep(0.05)
+    finally:
+        pub.stop.set()
+        pub.close()

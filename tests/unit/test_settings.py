@@ -37,7 +37,7 @@ def test_defaults() -> None:
     assert s.influx_token is None
     assert s.influx_user is None
     assert s.influx_password is None
-    assert s.data_dir == Path("./var")
+    assert s.data_dir == Path.cwd() / "var"
     assert s.log_level == "INFO"
 
 
@@ -295,3 +295,84 @@ def test_cors_origins_from_a_comma_list_or_a_toml_array(tmp_path: Path) -> None:
 def test_bad_cors_origin_is_refused(origin: str) -> None:
     (problem,) = _problems({"CITYDATA_API_CORS_ORIGINS": origin})
     assert problem.startswith("CITYDATA_API_CORS_ORIGINS:") and origin in problem
+
+
+# Relative paths resolve once, against the directory the command started in, so that servers
+# and child processes running in other directories still find the same files.
+
+
+def test_relative_data_dir_resolves_against_the_start_directory(tmp_path: Path) -> None:
+    s = load_settings({"CITYDATA_DATA_DIR": "var/city"}, cwd=tmp_path)
+    assert s.data_dir == tmp_path / "var" / "city"
+    assert s.env()["CITYDATA_DATA_DIR"] == str(tmp_path / "var" / "city")
+
+
+def test_default_data_dir_is_absolute(tmp_path: Path) -> None:
+    assert load_settings({}, cwd=tmp_path).data_dir == tmp_path / "var"
+
+
+def test_relative_data_dir_from_the_config_file_and_overrides(tmp_path: Path) -> None:
+    env = _toml(tmp_path, 'data_dir = "from-file"\n')
+    assert load_settings(env, cwd=tmp_path).data_dir == tmp_path / "from-file"
+    assert load_settings(env, cwd=tmp_path, data_dir=Path("x")).data_dir == tmp_path / "x"
+
+
+def test_absolute_and_home_data_dirs_are_kept(tmp_path: Path) -> None:
+    assert load_settings({"CITYDATA_DATA_DIR": "/srv/c"}, cwd=tmp_path).data_dir == Path("/srv/c")
+    home = load_settings({"CITYDATA_DATA_DIR": "~/citydata"}, cwd=tmp_path).data_dir
+    assert home == Path.home() / "citydata"
+
+
+def test_relative_config_file_resolves_against_the_start_directory(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "city.toml").write_text('influx_db = "lamphaya"\n', encoding="utf-8")
+    s = load_settings({"CITYDATA_CONFIG": "conf/city.toml"}, cwd=tmp_path)
+    assert s.influx_db == "lamphaya"
+    problems = _problems({"CITYDATA_CONFIG": "conf/missing.toml"}, cwd=tmp_path)
+    assert any(str(tmp_path / "conf" / "missing.toml") in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///reg/registry.db", "sqlite:///{cwd}/reg/registry.db"),
+        ("sqlite+pysqlite:///r.db", "sqlite+pysqlite:///{cwd}/r.db"),
+        ("sqlite:////srv/registry.db", "sqlite:////srv/registry.db"),
+        ("sqlite://", "sqlite://"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+        (
+            "postgresql+psycopg://citydata:pw@db/citydata",
+            "postgresql+psycopg://citydata:pw@db/citydata",
+        ),
+        ("", ""),
+    ],
+)
+def test_relative_sqlite_registry_url_resolves(tmp_path: Path, url: str, expected: str) -> None:
+    s = load_settings({"CITYDATA_REGISTRY_URL": url}, cwd=tmp_path)
+    assert s.registry_url == expected.format(cwd=tmp_path)
+
+
+def test_relative_registry_opens_the_same_file_from_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from citydata.registry import Registry, Sensor
+
+    s = load_settings({"CITYDATA_REGISTRY_URL": "sqlite:///reg.db"}, cwd=tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with Registry.from_settings(s) as registry:
+        registry.add(
+            Sensor(
+                id="lp-air-01",
+                kind="air",
+                name_th="ก",
+                name_en="A",
+                latitude=14.0,
+                longitude=100.1,
+                zone="lam-phaya",
+                site="community",
+            )
+        )
+    assert (tmp_path / "reg.db").is_file()
+    assert not (elsewhere / "reg.db").exists()
