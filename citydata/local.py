@@ -167,7 +167,7 @@ def run_local(
         if backfill and not stop.is_set():
             _backfill(children, stop, backfill_days, marker)
         elif backfill_days > 0:
-            print(f"Keeping the readings already in {base}; no backfill. Going live.", flush=True)
+            print(f"Keeping the readings already in {base}; no backfill; going live.", flush=True)
         if not stop.is_set():
             children.start("simulator", "simulate", "--interval", f"{interval_s:g}")
         while not stop.wait(1.0):
