@@ -12,6 +12,7 @@ from subprocess import Popen
 from typing import IO
 
 import httpx
+import psutil
 import pytest
 
 from citydata import services
@@ -22,11 +23,14 @@ from tests.helpers import publish_all, register, wait_for
 pytestmark = pytest.mark.e2e
 
 
-def citydata(*args: str, env: dict[str, str], stderr_to: IO[str] | None = None) -> Popen[str]:
+def citydata(
+    *args: str, env: dict[str, str], stderr_to: IO[str] | None = None, cwd: Path | None = None
+) -> Popen[str]:
     """Run `citydata ARGS` with only the given CITYDATA_* settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYDATA_")}
     return subprocess.Popen(
         [sys.executable, "-m", "citydata", *args],
+        cwd=cwd,
         env={**clean, **env},
         stdout=subprocess.PIPE,
         stderr=stderr_to or subprocess.PIPE,
@@ -102,22 +106,16 @@ def test_sigterm_flushes_everything_held(
     assert row["count"] == 2000
 
 
-def test_local_runs_the_platform_and_stops_everything(tmp_path: Path) -> None:
+def test_local_stops_everything_on_ctrl_c_during_its_backfill(tmp_path: Path) -> None:
+    """Started in a folder of its own with the default, relative data directory (./var), the
+    local run backfills; Ctrl-C half-way stops every server, and the interrupted backfill is not
+    recorded as complete, so the next start backfills again."""
     for binary in ("mosquitto", "influxd"):
         services.find_binary(binary)  # a missing one raises, failing here as in CI
     mqtt_port, influx_port, api_port = (services.free_port() for _ in range(3))
-    proc = citydata(
-        "local",
-        "--mqtt-port",
-        str(mqtt_port),
-        "--influx-port",
-        str(influx_port),
-        "--api-port",
-        str(api_port),
-        "--interval",
-        "0.5",
-        env={"CITYDATA_DATA_DIR": str(tmp_path / "var")},
-    )
+    ports = ["--mqtt-port", str(mqtt_port), "--influx-port", str(influx_port)]
+    proc = citydata("local", *ports, "--api-port", str(api_port), "--backfill-days", "60",
+                    env={}, cwd=tmp_path)  # fmt: skip
     client = InfluxClient(f"http://127.0.0.1:{influx_port}", "citydata")
     try:
 
@@ -128,17 +126,10 @@ def test_local_runs_the_platform_and_stops_everything(tmp_path: Path) -> None:
                 return 0
             return int(rows[0]["count"]) if rows else 0
 
-        wait_for(lambda: air_rows() >= 20, timeout=90, what="simulated air readings in InfluxDB")
-
-        def api_ready() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{api_port}/ready", timeout=2).is_success
-            except httpx.HTTPError:
-                return False
-
-        wait_for(api_ready, timeout=60, what="the local API ready")
+        wait_for(lambda: air_rows() >= 500, timeout=90, what="backfilled air readings")
         stations = httpx.get(f"http://127.0.0.1:{api_port}/water/status", timeout=10).json()
         assert {s["sensor_id"] for s in stations["items"]} >= {"lp-water-01", "lp-water-04"}
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=90)
     finally:
@@ -146,8 +137,12 @@ def test_local_runs_the_platform_and_stops_everything(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert f"127.0.0.1:{mqtt_port}" in out and "Ctrl-C" in out and "stopped." in out
-    assert f"127.0.0.1:{api_port}/docs" in out
+    assert "backfilling the last 60 days" in out and "going live" not in out, out
+    assert f"127.0.0.1:{api_port}/docs" in out and "Ctrl-C" in out and "stopped." in out
+    assert [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
     for port in (mqtt_port, influx_port, api_port):  # every server is gone
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1)
+    data = tmp_path / "var"
+    assert (data / "local" / "influxdb" / "data").is_dir() and (data / "registry.db").is_file()
+    assert not (data / "local" / "backfilled.json").exists()
