@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from citydata.kinds import all_kinds
+
+if TYPE_CHECKING:  # the decoders take a Route: importing them here at run time is a cycle
+    from citydata.decoders import RawReading
 
 
 def check_topic_filter(topic: str) -> str:
@@ -89,3 +93,13 @@ class Route(BaseModel):
 
 
 NATIVE = Route()
+
+
+def apply_field_map(raw: RawReading, route: Route) -> None:
+    """Device field names to metric names, then unit conversion, as the route says."""
+    if route.fields:
+        raw.values = {route.fields.get(name, name): v for name, v in raw.values.items()}
+    for name in route.scale.keys() | route.offset.keys():
+        value = raw.values.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raw.values[name] = value * route.scale.get(name, 1.0) + route.offset.get(name, 0.0)

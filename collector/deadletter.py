@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from collector.decoders import Message, Problem
+from citydata.decoders import Message, Problem
 
 
 def record(message: Message, problems: list[Problem]) -> dict[str, Any]:

@@ -8,19 +8,11 @@ from typing import Any
 
 from paho.mqtt.client import topic_matches_sub
 
+from citydata.decoders import DecodeError, Decoder, Message, Problem, all_decoders
+from citydata.routes import NATIVE, Route, apply_field_map
+from citydata.validate import Checked, Validator
 from collector import deadletter
-from collector.decoders import (
-    NATIVE,
-    DecodeError,
-    Decoder,
-    Message,
-    Problem,
-    RawReading,
-    Route,
-    all_decoders,
-)
 from collector.sensors import SensorCache
-from collector.validate import Checked, Validator
 
 _TOPIC_CACHE = 100_000  # topics remembered with their route; one per sensor in practice
 
@@ -43,16 +35,6 @@ def route_problems(routes: Sequence[Route]) -> list[str]:
         for i, route in enumerate(routes)
         if route.format not in decoders
     ]
-
-
-def apply_field_map(raw: RawReading, route: Route) -> None:
-    """Device field names to metric names, then unit conversion, as the route says."""
-    if route.fields:
-        raw.values = {route.fields.get(name, name): v for name, v in raw.values.items()}
-    for name in route.scale.keys() | route.offset.keys():
-        value = raw.values.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            raw.values[name] = value * route.scale.get(name, 1.0) + route.offset.get(name, 0.0)
 
 
 class Pipeline:

@@ -8,11 +8,11 @@ import re
 import time
 from collections.abc import Callable
 
+from citydata.decoders import Problem, RawReading
 from citydata.kinds import all_kinds
 from citydata.reading import SENSOR_ID_PATTERN
 from citydata.registry import Registry, RegistryError, Sensor, SensorExists
 from citydata.routes import Route
-from collector.decoders import Problem, RawReading
 
 log = logging.getLogger(__name__)
 _VALID_ID = re.compile(SENSOR_ID_PATTERN)

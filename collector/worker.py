@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from citydata.decoders import Message
 from citydata.influx import InfluxClient, InfluxError
 from citydata.logs import setup_logging
 from citydata.registry import Registry
 from citydata.settings import Settings
+from citydata.validate import Validator
 from collector.deadletter import DeadLetterStore
-from collector.decoders import Message
 from collector.health import HealthReporter, Stats
 from collector.pipeline import Pipeline
 from collector.sensors import SensorCache
 from collector.spool import Spool
-from collector.validate import Validator
 from collector.writer import Writer
 
 log = logging.getLogger("collector.worker")

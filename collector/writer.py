@@ -18,9 +18,9 @@ import random
 import threading
 import time
 
+from citydata.decoders import Message, Problem
 from citydata.influx import InfluxClient, InfluxError, InfluxWriteError
 from collector.deadletter import DeadLetterStore, record
-from collector.decoders import Message, Problem
 from collector.health import MEASUREMENT, Stats
 from collector.spool import Spool
 

@@ -36,13 +36,12 @@ from api.auth import DeviceAccess
 from api.deps import KindName, RegistryDep, SettingsDep
 from api.problems import invalid_input, problem_responses
 from api.publisher import BrokerUnavailable, PublisherDep
+from citydata.decoders import DecodeError, Message, RawReading, all_decoders
 from citydata.reading import SENSOR_ID_PATTERN
 from citydata.registry import ApiKey, Registry, Role, SensorNotFound
-from citydata.routes import Route
+from citydata.routes import Route, apply_field_map
 from citydata.settings import Settings
-from collector.decoders import DecodeError, Message, RawReading, all_decoders
-from collector.pipeline import apply_field_map
-from collector.validate import Validator
+from citydata.validate import Validator
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 

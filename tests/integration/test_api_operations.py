@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from api.app import create_app
+from citydata.decoders import Message, Problem
 from citydata.influx import InfluxClient
 from citydata.settings import Settings, load_settings
 from collector.deadletter import DeadLetterStore, record
-from collector.decoders import Message, Problem
 from collector.health import HealthReporter, Stats
 from collector.service import Collector
 from tests.apiclient import PROBLEM, TestClient

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from citydata.cli import main
+from citydata.decoders import Message, Problem
 from collector.deadletter import DeadLetterStore, Selection, record, record_id
-from collector.decoders import Message, Problem
 
 S = 1_000_000_000
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from collector.decoders import DecodeError, Message, RawReading, Route, all_decoders
+from citydata.decoders import DecodeError, Message, RawReading, Route, all_decoders
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "decoders"
 _PAYLOAD_KEYS = ("payload", "payload_text", "payload_base64")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from collector.decoders import (
+from citydata.decoders import (
     DecodeError,
     Decoder,
     Message,
@@ -18,10 +18,10 @@ from collector.decoders import (
     sensor_community,
     ttn,
 )
-from collector.decoders._common import as_number, flatten, parse_number
-from collector.decoders.sensor_community import decode_body
+from citydata.decoders._common import as_number, flatten, parse_number
+from citydata.decoders.sensor_community import decode_body
+from citydata.validate import Validator
 from collector.pipeline import Pipeline
-from collector.validate import Validator
 
 NOW = 1_768_440_600_000_000_000  # 2026-01-15T01:30:00Z, 08:30 in Bangkok
 SECOND = 1_000_000_000

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from citydata.decoders import Message, Route
+from citydata.decoders.lineprotocol import LineError, Point, decode, parse_line
 from citydata.lineprotocol import encode_point
-from collector.decoders import Message, Route
-from collector.decoders.lineprotocol import LineError, Point, decode, parse_line
 
 T = 1_768_440_600_000_000_000  # 2026-01-15T01:30:00Z
 LP = Route(topic="lp/#", format="lineprotocol")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from citydata.decoders import Message, Problem, Route
+from citydata.validate import Validator
 from collector.deadletter import DeadLetterStore, record
-from collector.decoders import Message, Problem, Route
 from collector.pipeline import Pipeline
-from collector.validate import Validator
 
 NOW = 1_700_000_000 * 1_000_000_000  # 2023-11-14T22:13:20Z
 SECOND = 1_000_000_000

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
+from citydata.decoders import Problem, RawReading
 from citydata.kinds import Kind, Metric, all_kinds
 from citydata.reading import Reading
-from collector.decoders import Problem, RawReading
-from collector.validate import Validator
+from citydata.validate import Validator
 
 NOW = 1_700_000_000 * 1_000_000_000
 SECOND = 1_000_000_000

@@ -39,8 +39,8 @@ from decimal import Decimal
 
 import orjson
 
-from collector.decoders import DecodeError, Message, Problem, RawReading, Route
-from collector.decoders._common import as_number, require_kind
+from citydata.decoders import DecodeError, Message, Problem, RawReading, Route
+from citydata.decoders._common import as_number, require_kind
 
 FORMAT = "senml"
 

@@ -24,9 +24,9 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from citydata.decoders import DecodeError, Message, RawReading, Route
+from citydata.decoders._common import as_number, load_object, require_kind
 from citydata.timeutil import parse_rfc3339
-from collector.decoders import DecodeError, Message, RawReading, Route
-from collector.decoders._common import as_number, load_object, require_kind
 
 FORMAT = "tasmota"
 

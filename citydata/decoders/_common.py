@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import orjson
 
+from citydata.decoders import DecodeError, Route
 from citydata.timeutil import parse_rfc3339
-from collector.decoders import DecodeError, Route
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import re
 
-from collector.decoders import DecodeError, Message, RawReading, Route
-from collector.decoders._common import as_number, load_object, require_kind
+from citydata.decoders import DecodeError, Message, RawReading, Route
+from citydata.decoders._common import as_number, load_object, require_kind
 
 FORMAT = "sensor_community"
 # A topic level naming the board as the X-Sensor header does.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import orjson
 
+from citydata.decoders import DecodeError, Message, Problem, RawReading, Route
 from citydata.timeutil import parse_timestamp
-from collector.decoders import DecodeError, Message, Problem, RawReading, Route
 
 FORMAT = "native"
 

@@ -16,8 +16,8 @@ the route.
 
 from __future__ import annotations
 
-from collector.decoders import DecodeError, Message, RawReading, Route
-from collector.decoders._common import (
+from citydata.decoders import DecodeError, Message, RawReading, Route
+from citydata.decoders._common import (
     flatten,
     load_object,
     require_kind,

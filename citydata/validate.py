@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from citydata.decoders import Problem, RawReading
 from citydata.kinds import Kind, all_kinds
 from citydata.reading import Reading
-from collector.decoders import Problem, RawReading
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from collector.decoders import DecodeError, Message, Problem, RawReading, Route
+from citydata.decoders import DecodeError, Message, Problem, RawReading, Route
 
 FORMAT = "lineprotocol"
 
