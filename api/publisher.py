@@ -22,9 +22,8 @@ import paho.mqtt.client as mqtt
 from fastapi import Depends, Request
 from paho.mqtt.reasoncodes import ReasonCode
 
-from citydata.mqtt import close, make_client, refused
+from citydata.mqtt import close, make_client, received_properties, refused
 from citydata.settings import Settings
-from collector.replay import received_properties
 
 log = logging.getLogger(__name__)
 

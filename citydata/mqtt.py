@@ -1,4 +1,5 @@
-"""paho-mqtt 2.x clients configured from `CITYDATA_MQTT_URL`, shared by every program."""
+"""paho-mqtt 2.x clients configured from `CITYDATA_MQTT_URL`, and the MQTT wire contract every
+program shares (the receive-time user property, "no matching subscribers")."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 _PUBACK = struct.Struct("!BBH")  # fixed header 0x40, remaining length 2, packet id
 
@@ -37,6 +40,15 @@ class MQTTConnectError(ConnectionError):
 
 
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: accepted, but no one will ever get it
+RECEIVED_PROPERTY = "citydata-received-ns"  # MQTT 5 user property: keep the first receive time
+
+
+def received_properties(received_ns: int) -> Properties:
+    """PUBLISH properties carrying `received_ns` as the time the collector stores a reading
+    without its own time at (a replayed dead letter, a post to the HTTP API)."""
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.UserProperty = (RECEIVED_PROPERTY, str(received_ns))
+    return props
 
 
 def refused(reason: Any) -> bool:

@@ -6,9 +6,8 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+from citydata.health import MEASUREMENT
 from citydata.lineprotocol import encode_point
-
-MEASUREMENT = "citydata_collector"
 
 
 @dataclass

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from paho.mqtt.client import topic_matches_sub
 
+from citydata import deadletters
 from citydata.decoders import DecodeError, Decoder, Message, Problem, all_decoders
 from citydata.routes import NATIVE, Route, apply_field_map
 from citydata.validate import Checked, Validator
-from collector import deadletter
 from collector.sensors import SensorCache
 
 _TOPIC_CACHE = 100_000  # topics remembered with their route; one per sensor in practice
@@ -22,7 +21,7 @@ class Processed:
     """What became of one message: lines to store, a dead letter, unknown (kind, metric) names."""
 
     lines: list[str] = field(default_factory=list)
-    dead: dict[str, Any] | None = None
+    dead: deadletters.DeadLetter | None = None
     unknown: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -74,16 +73,16 @@ class Pipeline:
         route = self.route_for(message.topic)
         if route is None:
             problem = Problem("no_route", f"no route matches topic {message.topic!r}")
-            out.dead = deadletter.record(message, [problem])
+            out.dead = deadletters.record(message, [problem])
             return out
         try:
             raws = self._decoders[route.format](message, route)
         except DecodeError as exc:
-            out.dead = deadletter.record(message, [exc.problem])
+            out.dead = deadletters.record(message, [exc.problem])
             return out
         except Exception as exc:  # a decoder bug must not lose the message or stop the loop
             problem = Problem("decoder_error", f"{type(exc).__name__}: {exc}")
-            out.dead = deadletter.record(message, [problem])
+            out.dead = deadletters.record(message, [problem])
             return out
         problems: list[Problem] = []
         for raw in raws:
@@ -104,5 +103,5 @@ class Pipeline:
             elif checked.problem is not None:
                 problems.append(checked.problem)
         if problems:
-            out.dead = deadletter.record(message, problems)
+            out.dead = deadletters.record(message, problems)
         return out

@@ -31,11 +31,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from citydata.mqtt import ack_many, close, make_client
+from citydata.mqtt import RECEIVED_PROPERTY, ack_many, close, make_client
 from citydata.settings import Settings
 from collector import worker
 from collector.health import Stats
-from collector.replay import RECEIVED_PROPERTY
 
 log = logging.getLogger(__name__)
 _SHIP_EVERY_S = 0.005

@@ -23,15 +23,14 @@ import signal
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
 
+from citydata.deadletters import DeadLetter, DeadLetterStore
 from citydata.decoders import Message
 from citydata.influx import InfluxClient, InfluxError
 from citydata.logs import setup_logging
 from citydata.registry import Registry
 from citydata.settings import Settings
 from citydata.validate import Validator
-from collector.deadletter import DeadLetterStore
 from collector.health import HealthReporter, Stats
 from collector.pipeline import Pipeline
 from collector.sensors import SensorCache
@@ -47,7 +46,7 @@ Item = tuple[str, bytes, int, int, int, int]  # topic, payload, received_ns, mid
 @dataclass
 class Batch:
     lines: list[str] = field(default_factory=list)
-    dead: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
     acks: list[tuple[int, int]] = field(default_factory=list)  # (mid, generation)
     messages: int = 0
 

@@ -18,10 +18,11 @@ import random
 import threading
 import time
 
+from citydata.deadletters import DeadLetterStore, record
 from citydata.decoders import Message, Problem
+from citydata.health import MEASUREMENT
 from citydata.influx import InfluxClient, InfluxError, InfluxWriteError
-from collector.deadletter import DeadLetterStore, record
-from collector.health import MEASUREMENT, Stats
+from collector.health import Stats
 from collector.spool import Spool
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,13 +18,14 @@ from api.auth import OperatorAccess
 from api.deps import InfluxDep, SettingsDep
 from api.problems import invalid_input, problem_responses
 from api.publisher import Publisher, PublisherDep
+from citydata import deadletters
+from citydata.deadletters import DeadLetterStore, Selection, record_id
+from citydata.health import MEASUREMENT
 from citydata.influx import InfluxError, quote_ident
 from citydata.mqtt import MQTTConnectError
+from citydata.replay import replay, replayable
 from citydata.settings import Settings
 from citydata.timeutil import as_datetime, parse_rfc3339
-from collector.deadletter import DeadLetterStore, Selection, record_id
-from collector.health import MEASUREMENT
-from collector.replay import replay, replayable
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 
@@ -168,7 +169,7 @@ class DeadLetterPage(BaseModel):
     offset: int
 
 
-def _dead_letter(rec: dict[str, Any]) -> DeadLetter:
+def _dead_letter(rec: deadletters.DeadLetter) -> DeadLetter:
     return DeadLetter(
         id=record_id(rec),
         time=as_datetime(int(rec["received_ns"])),

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from api.app import create_app
+from citydata.deadletters import DeadLetter, DeadLetterStore, record
 from citydata.decoders import Message, Problem
 from citydata.influx import InfluxClient
 from citydata.settings import Settings, load_settings
-from collector.deadletter import DeadLetterStore, record
 from collector.health import HealthReporter, Stats
 from collector.service import Collector
 from tests.apiclient import PROBLEM, TestClient
@@ -47,7 +47,7 @@ def operator(api_settings: Settings) -> dict[str, str]:
     return {"X-API-Key": api_key(api_settings, "operator")}
 
 
-def _dead(topic: str, payload: bytes, ns: int, reason: str, detail: str) -> dict[str, Any]:
+def _dead(topic: str, payload: bytes, ns: int, reason: str, detail: str) -> DeadLetter:
     return record(Message(topic, payload, ns), [Problem(reason, detail)])
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from citydata.deadletters import DeadLetterStore
 from citydata.influx import InfluxClient
 from citydata.settings import Settings
-from collector.deadletter import DeadLetterStore
 from collector.service import Collector
 from tests.helpers import publish_all, wait_for
 

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from citydata.deadletters import DeadLetter, DeadLetterStore
 from citydata.influx import InfluxClient
 from citydata.kinds import all_kinds
 from citydata.registry import Calibration, Registry
+from citydata.replay import replay
 from citydata.routes import Route
 from citydata.settings import Settings
-from collector.deadletter import DeadLetterStore
-from collector.replay import replay
 from tests.helpers import publish_all, register, running_collector, wait_for
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parents[1] / "data" / "decoders"
 
 
-def dead(settings: Settings) -> list[dict[str, object]]:
+def dead(settings: Settings) -> list[DeadLetter]:
     return list(DeadLetterStore(settings.data_dir))
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from citydata.deadletters import DeadLetter, DeadLetterStore, record
 from citydata.decoders import Message, Problem, Route
 from citydata.validate import Validator
-from collector.deadletter import DeadLetterStore, record
 from collector.pipeline import Pipeline
 
 NOW = 1_700_000_000 * 1_000_000_000  # 2023-11-14T22:13:20Z
@@ -174,7 +174,7 @@ def test_record_time_is_utc_milliseconds() -> None:
     assert rec["errors"] == ["undecodable: d"]
 
 
-def _rec(received_ns: int, payload: bytes, reason: str = "undecodable") -> dict[str, object]:
+def _rec(received_ns: int, payload: bytes, reason: str = "undecodable") -> DeadLetter:
     return record(Message("sensors/air/a1", payload, received_ns), [Problem(reason, "why")])
 
 

@@ -1,7 +1,7 @@
 """The dead-letter store: invalid messages kept with their reason, as JSON lines per UTC day.
 
-Each record holds the receive time, topic, reason code, every problem found, and the raw
-payload (text when it is UTF-8, else base64), so a message can be inspected and replayed.
+Each record (`DeadLetter`) holds the receive time, topic, reason code, every problem found, and
+the raw payload (text when it is UTF-8, else base64), so a message can be inspected and replayed.
 A record's id (`record_id`) is a hash of its content: it survives other records leaving the
 file, and a replayed message that fails again (same receive time) comes back under the same id.
 """
@@ -18,14 +18,27 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypedDict
 
 from citydata.decoders import Message, Problem
 
 
-def record(message: Message, problems: list[Problem]) -> dict[str, Any]:
+class DeadLetter(TypedDict):
+    """One dead-letter record: a JSON line of a day file, as written and as read back."""
+
+    time: str  # the receive time, RFC 3339 UTC with milliseconds (its day names the file)
+    received_ns: int  # the receive time in epoch ns, kept by a replay
+    topic: str  # "" for a point InfluxDB refused: no MQTT message, so nothing to replay
+    reason: str  # the first problem's code
+    errors: list[str]  # every problem, "reason: detail"
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"]
+
+
+def record(message: Message, problems: list[Problem]) -> DeadLetter:
     """The dead-letter record for `message`; its reason is the first problem's code."""
     received = datetime.fromtimestamp(message.received_ns / 1e9, UTC)
+    encoding: Literal["utf-8", "base64"]
     try:
         payload, encoding = message.payload.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -41,13 +54,13 @@ def record(message: Message, problems: list[Problem]) -> dict[str, Any]:
     }
 
 
-def record_id(rec: dict[str, Any]) -> str:
+def record_id(rec: DeadLetter) -> str:
     """A stable id for a record: 16 hex digits of the SHA-256 of its canonical JSON."""
     canonical = json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def names_sensor(rec: dict[str, Any], sensor_id: str) -> bool:
+def names_sensor(rec: DeadLetter, sensor_id: str) -> bool:
     """True when the record is about `sensor_id`: the last topic level, or a sensor its errors
     name (device formats carry the id in the payload)."""
     topic = str(rec.get("topic") or "")
@@ -72,7 +85,7 @@ class Selection:
             self.since_ns is None
         )
 
-    def __call__(self, rec: dict[str, Any]) -> bool:
+    def __call__(self, rec: DeadLetter) -> bool:
         return (
             (not self.reasons or rec.get("reason") in self.reasons)
             and (not self.topic or str(rec.get("topic") or "").startswith(self.topic))
@@ -90,7 +103,7 @@ class DeadLetterStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
-    def add(self, records: list[dict[str, Any]]) -> None:
+    def add(self, records: list[DeadLetter]) -> None:
         """Append and fsync, so a dead letter survives a crash like a stored reading does."""
         if not records:
             return
@@ -108,8 +121,8 @@ class DeadLetterStore:
 
     def take(
         self,
-        wanted: Callable[[dict[str, Any]], bool],
-        handle: Callable[[list[dict[str, Any]]], None],
+        wanted: Callable[[DeadLetter], bool],
+        handle: Callable[[list[DeadLetter]], None],
     ) -> int:
         """Move the records `wanted` selects out of the store, day by day: `handle` gets them
         first (a replay publishes them), and only if it returns do they leave the day file for
@@ -138,20 +151,20 @@ class DeadLetterStore:
                 moved += len(chosen)
         return moved
 
-    def newest_first(self) -> Iterator[dict[str, Any]]:
+    def newest_first(self) -> Iterator[DeadLetter]:
         """Every record, newest first: day files newest first, each sorted by receive time."""
         for path in sorted(self.dir.glob("*.jsonl"), reverse=True):
             records = _read(path)
             records.sort(key=lambda rec: int(rec.get("received_ns", 0)), reverse=True)
             yield from records
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[DeadLetter]:
         """Every record, oldest day first."""
         for path in sorted(self.dir.glob("*.jsonl")):
             yield from _read(path)
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
+def _read(path: Path) -> list[DeadLetter]:
     """A day file's records, read under a shared lock: a file a replay is rewriting (`take`)
     is never half-read."""
     with open(path, encoding="utf-8") as f:

@@ -9,43 +9,28 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
-from citydata.mqtt import close, connect, make_client, refused
+from citydata.deadletters import DeadLetter, DeadLetterStore
+from citydata.mqtt import close, connect, make_client, received_properties, refused
 from citydata.settings import Settings
-from collector.deadletter import DeadLetterStore
-
-RECEIVED_PROPERTY = "citydata-received-ns"  # MQTT 5 user property: keep the first receive time
-
-
-def received_properties(received_ns: int) -> Properties:
-    """PUBLISH properties carrying `received_ns` as the time the collector stores a reading
-    without its own time at (a replayed dead letter, a post to the HTTP API)."""
-    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    props.UserProperty = (RECEIVED_PROPERTY, str(received_ns))
-    return props
 
 
 class ReplayRefused(ConnectionError):
     """The broker acknowledged but would not deliver the replayed messages."""
 
 
-def payload_of(record: dict[str, Any]) -> bytes:
+def payload_of(record: DeadLetter) -> bytes:
     raw: str = record["payload"]
     if record.get("payload_encoding") == "base64":
         return base64.b64decode(raw)
     return raw.encode("utf-8")
 
 
-def replayable(record: dict[str, Any]) -> bool:
+def replayable(record: DeadLetter) -> bool:
     """Records of MQTT messages; points InfluxDB refused (no topic) cannot be republished."""
     return bool(record.get("topic"))
 
 
-def replay(
-    settings: Settings, wanted: Callable[[dict[str, Any]], bool], timeout: float = 60.0
-) -> int:
+def replay(settings: Settings, wanted: Callable[[DeadLetter], bool], timeout: float = 60.0) -> int:
     """Publish every replayable dead letter `wanted` selects at QoS 1 and, once the broker has
     acknowledged them, move them to deadletter/replayed/. Returns how many."""
     store = DeadLetterStore(settings.data_dir)
@@ -61,7 +46,7 @@ def replay(
     client.on_publish = on_publish
     connect(client, host, port)
 
-    def publish(records: list[dict[str, Any]]) -> None:
+    def publish(records: list[DeadLetter]) -> None:
         mids = []
         for rec in records:
             props = received_properties(int(rec["received_ns"]))
