@@ -48,7 +48,8 @@ from citydata.influx import InfluxClient
 from citydata.kinds import Kind, get_kind
 from citydata.registry import Registry
 from citydata.settings import load_settings
-from simulators.fleet import SimSensor, registry_entries
+from simulators.registration import registry_entries
+from simulators.sensor import SimSensor
 
 MINUTE_NS = 60 * 1_000_000_000
 DAY_NS = 86_400 * 1_000_000_000

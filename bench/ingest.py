@@ -63,7 +63,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from citydata import services
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
-from simulators.fleet import SimSensor, register_fleet
+from simulators.registration import register_fleet
+from simulators.sensor import SimSensor
 
 SENSORS = 300
 TOPIC_FILTER = "sensors/#"

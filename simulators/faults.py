@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field, fields
 
 from citydata.kinds import all_kinds
-from simulators.fleet import SimSensor
+from simulators.sensor import SimSensor
 
 BURST_LENGTH = 5  # messages a burst holds back and releases together
 DRIFT_PER_DAY = 0.05  # share of the value a drifting sensor gains per day

@@ -9,9 +9,10 @@ from typing import Any
 import yaml
 
 from citydata.kinds import all_kinds
+from simulators.encoders import all_encoders
 from simulators.faults import FaultRates
-from simulators.fleet import LAM_PHAYA, SimSensor
-from simulators.formats import ENCODERS
+from simulators.fleet import LAM_PHAYA
+from simulators.sensor import SimSensor
 
 EXAMPLE = """\
 zone: lam-phaya           # registry zone of every sensor
@@ -41,10 +42,12 @@ def _sensor(i: int, row: Any, default_format: str) -> SimSensor:
     if row["kind"] not in all_kinds():
         raise ValueError(f"sensors[{i}]: unknown kind {row['kind']!r}")
     sid, fmt = str(row["id"]), str(row.get("format", default_format))
-    if fmt not in ENCODERS:
-        raise ValueError(f"sensors[{i}]: unknown format {fmt!r}; known: {sorted(ENCODERS)}")
-    if fmt == "sensor_community" and not sid.startswith("esp8266-"):
-        raise ValueError(f"sensors[{i}]: a sensor_community id is esp8266-<chip id>")
+    encoder = all_encoders().get(fmt)
+    if encoder is None:
+        raise ValueError(f"sensors[{i}]: unknown format {fmt!r}; known: {sorted(all_encoders())}")
+    problem = encoder.id_problem(sid)
+    if problem:
+        raise ValueError(f"sensors[{i}]: {problem}")
     return SimSensor(
         sid,
         str(row["kind"]),

@@ -11,9 +11,9 @@ from typing import Any
 
 from citydata.settings import Settings
 from simulators.faults import Outgoing
-from simulators.fleet import SimSensor
 from simulators.models import model_for
 from simulators.publisher import Publisher, encode
+from simulators.sensor import SimSensor
 
 KINDS = ("air", "water", "traffic")
 TICK_S = 0.005

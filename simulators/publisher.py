@@ -14,11 +14,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from citydata.mqtt import NO_MATCHING_SUBSCRIBERS, close, connect, make_client, refused
 from citydata.settings import Settings
-from simulators import formats
+from simulators import encoders
 from simulators.faults import FaultInjector, FaultRates, Outgoing
-from simulators.fleet import SimSensor
 from simulators.models import model_for
 from simulators.progress import Update
+from simulators.sensor import SimSensor
 
 log = logging.getLogger(__name__)
 WINDOW = 5000  # messages published but not yet acknowledged, at most, in a backfill
@@ -31,7 +31,7 @@ def payload(sensor: SimSensor, t: float, rng: random.Random) -> bytes:
 
 def encode(msg: Outgoing) -> tuple[str, bytes]:
     """The topic and payload of one message in its sensor's format."""
-    return formats.encode(msg, msg.sensor.format)
+    return encoders.encode(msg, msg.sensor.format)
 
 
 class Simulation:

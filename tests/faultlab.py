@@ -28,7 +28,8 @@ from citydata import services
 from citydata.influx import InfluxClient
 from citydata.mqtt import close, connect, make_client
 from citydata.registry import Registry
-from simulators.fleet import SimSensor, register_fleet
+from simulators.registration import register_fleet
+from simulators.sensor import SimSensor
 
 SENSORS = 50
 

@@ -1,24 +1,41 @@
 """Models of each kind's readings: pure functions of (sensor, time, random state) within bounds.
 
-One module per kind (`air`, `water`, `traffic`); a kind with no model gets the generic one, so a
-newly registered kind simulates at once. Shared weather (haze, storms) is a function of time
-only, so every station sees the same region and a seed reproduces a run exactly.
+One module per kind (`air`, `water`, `traffic`), each defining `KIND` (the kind's name) and
+`readings(sensor, t, rng)`; the package discovers them, so nothing else lists the models. A kind
+with no model gets the generic one, so a newly registered kind simulates at once. Shared weather
+(haze, storms) is a function of time only, so every station sees the same region and a seed
+reproduces a run exactly.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import random
+from functools import cache
 
 from citydata.kinds import all_kinds
-from simulators.fleet import SimSensor
 from simulators.models._common import Model, daily
-from simulators.models.air import air
-from simulators.models.traffic import traffic
-from simulators.models.water import water
+from simulators.sensor import SimSensor
 
-__all__ = ["MODELS", "Model", "air", "generic", "model_for", "traffic", "water"]
+__all__ = ["Model", "all_models", "generic", "model_for"]
 
-MODELS: dict[str, Model] = {"air": air, "water": water, "traffic": traffic}
+
+@cache
+def all_models() -> dict[str, Model]:
+    """Every model by kind name, discovered from this package's modules."""
+    models: dict[str, Model] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):  # shared helpers, not a model
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        kind = getattr(module, "KIND", None)
+        if not isinstance(kind, str) or not callable(getattr(module, "readings", None)):
+            raise TypeError(f"{module.__name__} must define KIND and readings()")
+        if kind in models:
+            raise ValueError(f"kind {kind!r} modelled twice")
+        models[kind] = module.readings
+    return models
 
 
 def generic(sensor: SimSensor, t: float, rng: random.Random) -> dict[str, float]:
@@ -33,4 +50,4 @@ def generic(sensor: SimSensor, t: float, rng: random.Random) -> dict[str, float]
 
 def model_for(kind: str) -> Model:
     """The model of `kind`, or the generic one so a newly registered kind simulates at once."""
-    return MODELS.get(kind, generic)
+    return all_models().get(kind, generic)

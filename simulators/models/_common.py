@@ -7,7 +7,7 @@ import math
 import random
 from collections.abc import Callable
 
-from simulators.fleet import SimSensor
+from simulators.sensor import SimSensor
 
 ICT_OFFSET_S = 7 * 3600
 DAY_S = 86_400

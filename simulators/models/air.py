@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 
-from simulators.fleet import SimSensor
 from simulators.models._common import (
     DAY_S,
     clamp,
@@ -16,6 +15,9 @@ from simulators.models._common import (
     local_hour,
     smooth_noise,
 )
+from simulators.sensor import SimSensor
+
+KIND = "air"
 
 HAZE_PEAK_DOY = 45  # mid-February: the dry-season haze peaks in central Thailand
 
@@ -57,7 +59,7 @@ def station_factor(sensor: SimSensor) -> float:
     return 0.85 + 0.35 * hash01("air-site", sensor.sensor_id)
 
 
-def air(sensor: SimSensor, t: float, rng: random.Random) -> dict[str, float]:
+def readings(sensor: SimSensor, t: float, rng: random.Random) -> dict[str, float]:
     season = haze_season(t)
     base = (11 + 48 * season) * diurnal(t) * regional(t) * station_factor(sensor)
     pm25 = clamp(base * math.exp(rng.gauss(0, 0.08)) + burning(sensor, t), 1.0, 900.0)

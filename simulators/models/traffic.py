@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import random
 
-from simulators.fleet import SimSensor
 from simulators.models._common import DAY_S, clamp, hash01, local_day, local_hour, weekday
+from simulators.sensor import SimSensor
+
+KIND = "traffic"
 
 INTERVAL_S = 60.0
 EFFECTIVE_LENGTH_M = 5.0  # mean vehicle plus detection-zone length (many motorcycles)
@@ -49,7 +51,7 @@ def incident(sensor: SimSensor, t: float) -> bool:
     return 0 <= t - start < (20 + 60 * hash01("incident-d", sensor.sensor_id, day)) * 60
 
 
-def traffic(sensor: SimSensor, t: float, rng: random.Random) -> dict[str, float]:
+def readings(sensor: SimSensor, t: float, rng: random.Random) -> dict[str, float]:
     cap, free = capacity(sensor), free_speed(sensor)
     ratio = clamp(demand(t) * (1 + rng.gauss(0, 0.06)), 0.0, 1.0)
     if incident(sensor, t):

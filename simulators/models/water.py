@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import random
 
-from simulators.fleet import SimSensor
 from simulators.models._common import DAY_S, clamp, daily, day_of_year, hash01, local_day
+from simulators.sensor import SimSensor
+
+KIND = "water"
 
 M2_S = 12.42 * 3600  # principal lunar semidiurnal tide: two highs a day
 SPRING_NEAP_S = 14.77 * DAY_S
@@ -58,7 +60,7 @@ def low_oxygen(sensor: SimSensor, t: float) -> float:
     return 3.5 * math.exp(-(((t - peak) / 3600) ** 2) / 8)
 
 
-def water(sensor: SimSensor, t: float, rng: random.Random) -> dict[str, float]:
+def readings(sensor: SimSensor, t: float, rng: random.Random) -> dict[str, float]:
     events = rain_events(t)
     flood = response(t, events, rise_h=6, fall_h=30)  # the river swells over hours
     runoff = response(t, events, rise_h=1, fall_h=8)  # turbid runoff arrives first

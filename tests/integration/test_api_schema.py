@@ -25,8 +25,9 @@ from citydata.influx import InfluxClient
 from citydata.lineprotocol import encode_point
 from citydata.registry import Registry
 from citydata.settings import Settings, load_settings
-from simulators.fleet import LAM_PHAYA, register_fleet
+from simulators.fleet import LAM_PHAYA
 from simulators.models import model_for
+from simulators.registration import register_fleet
 from tests.conftest import _need
 from tests.helpers import api_key
 

@@ -12,14 +12,15 @@ from contextlib import contextmanager
 import pytest
 
 from citydata.cli import main
+from citydata.deadletters import DeadLetterStore
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
 from citydata.settings import Settings
-from collector.deadletter import DeadLetterStore
 from collector.service import Collector
 from simulators.faults import FaultRates
-from simulators.fleet import LAM_PHAYA, register_fleet
+from simulators.fleet import LAM_PHAYA
 from simulators.publisher import Simulation, backfill, backfill_times, publish_fleet
+from simulators.registration import register_fleet
 from tests.helpers import running_collector, wait_for
 
 pytestmark = pytest.mark.integration

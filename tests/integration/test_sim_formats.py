@@ -4,30 +4,41 @@ names, stores the same values at the same times as the native format."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
 from citydata.settings import Settings
-from simulators.fleet import SimSensor, register_fleet
-from simulators.formats import ENCODERS, routes_for
+from simulators.encoders import all_encoders, routes_for
 from simulators.publisher import Simulation, backfill, backfill_times
+from simulators.registration import register_fleet
+from simulators.sensor import SimSensor
 from tests.helpers import running_collector, wait_for
 
 pytestmark = pytest.mark.integration
 
 
+SAMPLE = (
+    SimSensor("lp-air-01", "air", "Office", "สำนักงาน", 14.0005, 100.146),
+    SimSensor("lp-water-01", "water", "Pier", "ท่าน้ำ", 14.0021, 100.1418),
+)
+
+
 def fleet(fmt: str) -> list[SimSensor]:
-    if fmt == "sensor_community":  # air-quality firmware, named by its chip id
-        return [SimSensor("esp8266-15225252", "air", "Luftdaten", "ลุฟท์ดาเทน", 14.0, 100.14, fmt)]
+    """The sample sensors of the kinds the format's devices report, with ids of its form
+    (Sensor.Community: air-quality firmware, named by its chip id)."""
+    encoder = all_encoders()[fmt]
+    prefix = encoder.id_form.partition("<")[0]
     return [
-        SimSensor("lp-air-01", "air", "Office", "สำนักงาน", 14.0005, 100.146, fmt),
-        SimSensor("lp-water-01", "water", "Pier", "ท่าน้ำ", 14.0021, 100.1418, fmt),
+        replace(s, sensor_id=f"{prefix}{15225252 + n}" if prefix else s.sensor_id, format=fmt)
+        for n, s in enumerate(SAMPLE)
+        if not encoder.kinds or s.kind in encoder.kinds
     ]
 
 
-@pytest.mark.parametrize("fmt", sorted(ENCODERS))
+@pytest.mark.parametrize("fmt", sorted(all_encoders()))
 def test_each_format_is_stored_like_the_native_one(
     fmt: str, settings: Settings, influx: InfluxClient
 ) -> None:
@@ -48,7 +59,7 @@ def test_each_format_is_stored_like_the_native_one(
         rows = influx.records(f"SELECT * FROM \"{s.kind}\" WHERE sensor_id = '{s.sensor_id}'")
         want = [m for m in expected if m.sensor == s]
         assert len(rows) == len(want)
-        if fmt != "sensor_community":  # its bodies carry no time: stored at receive time
+        if all_encoders()[fmt].timed:  # else the bodies carry no time: stored at receive time
             assert [r["time"] for r in rows] == [round(m.t * 1e9) for m in want]
             got = [{k: r[k] for k in m.values} for r, m in zip(rows, want, strict=True)]
             assert got == [m.values for m in want]

@@ -11,11 +11,12 @@ from datetime import datetime
 import pytest
 
 from citydata.kinds import all_kinds
-from simulators.fleet import LAM_PHAYA, SimSensor
+from simulators.fleet import LAM_PHAYA
 from simulators.models import generic, model_for
 from simulators.models._common import local_hour, weekday
 from simulators.models.water import BANK_M, tide
 from simulators.publisher import Simulation
+from simulators.sensor import SimSensor
 
 SENSORS = {s.sensor_id: s for s in LAM_PHAYA}
 
