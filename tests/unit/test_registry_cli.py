@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from citydata.cli.sensors import add_commands
 from citydata.registry import Registry, Sensor
-from citydata.registry.cli import add_commands
 from citydata.settings import Settings, load_settings
 
 FLEET = Path(__file__).resolve().parents[1] / "data" / "registry" / "lam_phaya_fleet.csv"
@@ -285,7 +285,7 @@ def test_dry_run_validates_without_storing(cli: Cli) -> None:
 def test_building_the_parser_loads_no_database_library() -> None:
     # Every `citydata` command builds the whole parser; only `sensors` should pay for these.
     code = (
-        "import sys, citydata.registry.cli; "
+        "import sys, citydata.cli.sensors; "
         "print(sorted({'sqlalchemy', 'alembic'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

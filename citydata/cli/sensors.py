@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import textwrap
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 from citydata.kinds import all_kinds
 from citydata.registry.files import CALIBRATION_HELP, COLUMNS
@@ -30,10 +29,9 @@ YAML files hold a list of sensors with the same fields; calibration is a mapping
 {{metric: {{scale: S, offset: O}}}}, thresholds {{metric: {{name: number}}}}, meta {{key: text}}.
 Text is UTF-8 (a byte-order mark, as Excel's "CSV UTF-8" writes, is fine)."""
 
-if TYPE_CHECKING:  # subscriptable only for type checkers
+if TYPE_CHECKING:
+    from citydata.cli._common import Command, Subparsers
     from citydata.settings import Settings
-
-    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def add_commands(subparsers: Subparsers) -> None:
@@ -58,11 +56,11 @@ def add_commands(subparsers: Subparsers) -> None:
     _export(sub)
 
 
-def _command(name: str) -> Callable[[Settings, argparse.Namespace], int]:
+def _command(name: str) -> Command:
     """The command `name`, imported when it runs: the database libraries load only then."""
 
     def run(settings: Settings, args: argparse.Namespace) -> int:
-        command = getattr(importlib.import_module("citydata.registry.commands"), name)
+        command = getattr(importlib.import_module("citydata.cli.sensors_commands"), name)
         code: int = command(settings, args)
         return code
 

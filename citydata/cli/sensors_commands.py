@@ -1,4 +1,7 @@
-"""What each `citydata sensors` subcommand does: (settings, args) in, exit status out."""
+"""What each `citydata sensors` subcommand does: (settings, args) in, exit status out.
+
+Imported only when a `sensors` command runs (`citydata.cli.sensors`), as it loads the database
+libraries."""
 
 from __future__ import annotations
 

@@ -7,12 +7,12 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from citydata.registry.cli import REGISTRY_HELP
+from citydata.cli.sensors import REGISTRY_HELP
 from citydata.registry.errors import RegistryError
 from citydata.registry.keys import ApiKey, Role
 
 if TYPE_CHECKING:
-    from citydata.registry.cli import Subparsers
+    from citydata.cli._common import Subparsers
     from citydata.settings import Settings
 
 PROG = "citydata keys"

@@ -9,6 +9,7 @@ the collector flush.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -17,16 +18,48 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from citydata.influx import InfluxClient, quote_ident
-from citydata.kinds import all_kinds
-from citydata.registry import Registry
-from citydata.services import Service, influxdb, mosquitto
-from citydata.settings import Settings
-from simulators.fleet import LAM_PHAYA, register_fleet
+if TYPE_CHECKING:  # the servers, InfluxDB and the registry load only when `local` runs
+    from citydata.cli._common import Subparsers
+    from citydata.services import Service
+    from citydata.settings import Settings
 
 BACKFILL_INTERVAL_S = 300.0  # one reading per sensor every 5 minutes of history
 BACKFILL_DONE = "backfilled.json"  # written once a backfill completed
+
+
+def add_commands(subparsers: Subparsers) -> None:
+    p = subparsers.add_parser(
+        "local",
+        help="run the platform locally with simulated sensors",
+        description="Start Mosquitto and InfluxDB under CITYDATA_DATA_DIR/local, "
+        "the collector and the HTTP API; on a first start backfill the simulated fleet's "
+        "last days, then run the simulator live. Ctrl-C stops everything.",
+    )
+    p.add_argument("--mqtt-port", type=int, default=11883, help="Mosquitto port (11883)")
+    p.add_argument("--influx-port", type=int, default=18086, help="InfluxDB port (18086)")
+    p.add_argument("--api-port", type=int, default=18000, help="HTTP API port (18000)")
+    p.add_argument("--interval", type=float, default=5.0, help="simulator interval (5 s)")
+    p.add_argument(
+        "--backfill-days",
+        type=float,
+        default=2.0,
+        help="on a first start (no readings yet), first publish the fleet's last N days "
+        "through the collector (2; 0 for none)",
+    )
+    p.set_defaults(func=cmd_local)
+
+
+def cmd_local(settings: Settings, args: argparse.Namespace) -> int:
+    return run_local(
+        settings,
+        args.mqtt_port,
+        args.influx_port,
+        args.api_port,
+        args.interval,
+        backfill_days=args.backfill_days,
+    )
 
 
 def _banner(settings: Settings, mqtt_port: int, influx_port: int, api_port: int, logs: Path) -> str:
@@ -51,6 +84,9 @@ citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops every
 
 def has_readings(settings: Settings) -> bool:
     """Whether InfluxDB holds any reading of a sensor kind (creating the database if need be)."""
+    from citydata.influx import InfluxClient, quote_ident
+    from citydata.kinds import all_kinds
+
     with InfluxClient.from_settings(settings) as client:
         client.create_database()
         return any(
@@ -135,6 +171,11 @@ def run_local(
     interval_s: float,
     backfill_days: float = 2.0,
 ) -> int:
+    from citydata.registry import Registry
+    from citydata.services import influxdb, mosquitto
+    from simulators.fleet import LAM_PHAYA
+    from simulators.registration import register_fleet
+
     base = settings.data_dir / "local"
     services: list[Service] = []
     stop = threading.Event()

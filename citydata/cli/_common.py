@@ -1,0 +1,20 @@
+"""What the command groups share: the settings epilog and the types of a command and its parser."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:  # subscriptable only for type checkers
+    from citydata.settings import Settings
+
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    Command: TypeAlias = Callable[[Settings, argparse.Namespace], int]
+
+SETTINGS_HELP = """settings come from CITYDATA_* environment variables and the TOML file named by
+CITYDATA_CONFIG; docs/settings.md explains each one. The ones shared by every program:
+  CITYDATA_MQTT_URL      mqtt://user:pass@host:1883 (mqtts:// for TLS)
+  CITYDATA_INFLUX_URL    http://host:8086
+  CITYDATA_INFLUX_DB     database (default citydata)
+  CITYDATA_DATA_DIR      dead letters, spool, registry (default ./var)"""
