@@ -22,6 +22,7 @@ from api.auth import require_read
 from api.deps import single_values
 from api.publisher import Publisher
 from citydata.influx import InfluxClient
+from citydata.readings.latest import LatestCache
 from citydata.registry import Registry
 from citydata.settings import Settings
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         dependencies=[Depends(single_values)],
     )
     app.state.settings = settings
+    app.state.latest_cache = LatestCache(settings.api_latest_cache_s)
     problems.install(app)
     if settings.api_cors_origins:
         app.add_middleware(

@@ -1,4 +1,4 @@
-"""Request dependencies: the app's settings, registry and InfluxDB client, as short aliases."""
+"""Request dependencies (settings, registry, InfluxDB client, latest cache) as short aliases."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import AfterValidator, WithJsonSchema
 
 from citydata.influx import InfluxClient
 from citydata.kinds import all_kinds
+from citydata.readings.latest import LatestCache
 from citydata.registry import Registry
 from citydata.settings import Settings
 
@@ -32,9 +33,15 @@ def get_influx(request: Request) -> InfluxClient:
     return influx
 
 
+def get_latest_cache(request: Request) -> LatestCache:
+    cache: LatestCache = request.app.state.latest_cache
+    return cache
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
+LatestCacheDep = Annotated[LatestCache, Depends(get_latest_cache)]
 
 
 def known_kind(name: str) -> str:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
+from citydata.errors import QueryError
 from citydata.registry import SensorExists, SensorNotFound
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,18 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return []
 
 
+async def _query(request: Request, exc: Exception) -> JSONResponse:
+    """A query citydata cannot answer as asked: the 422 of an invalid input, located at the
+    path or query parameter the error names (the query as a whole when it names none)."""
+    assert isinstance(exc, QueryError)
+    if exc.field is None:
+        loc: tuple[str, ...] = ("query",)
+    else:
+        loc = ("path" if exc.field in request.path_params else "query", exc.field)
+    errors = [{"loc": loc, "msg": str(exc), "type": "value_error"}]
+    return await _validation(request, RequestValidationError(errors))
+
+
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 404, str(exc), type="/problems/sensor-not-found")
 
@@ -147,6 +160,7 @@ def install(app: FastAPI) -> None:
     """Answer every error of `app` as a problem."""
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(QueryError, _query)
     app.add_exception_handler(SensorNotFound, _not_found)
     app.add_exception_handler(SensorExists, _exists)
     app.add_exception_handler(Exception, _unexpected)

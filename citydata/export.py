@@ -1,10 +1,8 @@
-"""One sensor's readings over a range as CSV or Parquet bytes, produced a window at a time.
+"""One sensor's readings over a range as CSV or Parquet bytes, produced a page at a time.
 
-Memory stays bounded whatever the range: InfluxDB is asked for one window (a day) at a time,
-and a window holding more than PAGE_ROWS points is read in pages of PAGE_ROWS. Each page
-becomes one pandas frame that is encoded and handed on before the next one is read, so a year
-of a sensor never sits in memory and bytes flow from the first window on. Windows are [lo, hi)
-and tile [start, end) exactly, so no row is lost or repeated at a window edge.
+The readings come from citydata.readings.pages, a window (a day) at a time in pages of bounded
+size; each page becomes one pandas frame that is encoded and handed on before the next one is
+read, so a year of a sensor never sits in memory and bytes flow from the first window on.
 
 Columns: `time` then one per metric. In CSV, time is RFC 3339 UTC with all nine fraction
 digits (one fixed format that keeps InfluxDB's nanoseconds and that pandas and spreadsheets
@@ -16,8 +14,7 @@ schema is fixed by the metrics asked for, so empty windows do not change it.
 from __future__ import annotations
 
 import io
-from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +23,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from citydata.influx import InfluxClient, InfluxQueryError, quote_ident, quote_literal
+from citydata.errors import QueryError, RangeTooLarge
+from citydata.influx import InfluxClient
 from citydata.kinds import Kind
+from citydata.readings.pages import Page, raw_pages
+from citydata.readings.ranges import DAY_NS, check_metrics
+from citydata.timeutil import parse_rfc3339
 
-WINDOW_NS = 86_400 * 1_000_000_000
-PAGE_ROWS = 10_000
+# Two years, leap day included: longer ranges are split by the caller, one request per part.
+MAX_DAYS = 732
+# Well inside what InfluxDB and numpy's datetime64[ns] hold (int64 ns, years 1677 to 2262).
+EARLIEST, LATEST = "1700-01-01T00:00:00Z", "2200-01-01T00:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,22 @@ class Export:
     start: int
     end: int
 
+    @classmethod
+    def checked(
+        cls, kind: Kind, sensor_id: str, metrics: Sequence[str], start: int, end: int
+    ) -> Export:
+        """An export of these, if allowed: UnknownMetric (at `metrics`), QueryError when
+        [start, end) leaves EARLIEST-LATEST, RangeTooLarge beyond MAX_DAYS."""
+        check_metrics(kind, metrics, "metrics")
+        if not parse_rfc3339(EARLIEST) <= start < end <= parse_rfc3339(LATEST):
+            raise QueryError(f"start and end must lie between {EARLIEST} and {LATEST}")
+        if end - start > MAX_DAYS * DAY_NS:
+            raise RangeTooLarge(
+                f"an export covers at most {MAX_DAYS} days (two years); split the range into "
+                "several requests"
+            )
+        return cls(kind, sensor_id, tuple(metrics), start, end)
+
     @property
     def columns(self) -> list[str]:
         return ["time", *self.metrics]
@@ -50,41 +69,15 @@ class Export:
     def frames(self, influx: InfluxClient) -> Iterator[pd.DataFrame]:
         """Frames in time order, one per page, at least one per window (empty when the window
         is): column `time` (epoch ns, int64), then one float64 column per metric."""
-        for lo in range(self.start, self.end, WINDOW_NS):
-            yield from self._window(influx, lo, min(lo + WINDOW_NS, self.end))
-
-    def _window(self, influx: InfluxClient, lo: int, hi: int) -> Iterator[pd.DataFrame]:
-        """[lo, hi) in pages. A full page may stop part-way through the rows at its last time
-        (the sensor's series under earlier tags share times), so those rows are left for the
-        next page, which starts at that time."""
-        while True:
-            columns, rows = self._page(influx, lo, hi)
-            if len(rows) < PAGE_ROWS:
-                yield self._frame(columns, rows)
-                return
-            last = rows[-1][0]
-            cut = bisect_left(rows, last, key=lambda row: row[0])
-            if cut == 0:
-                raise InfluxQueryError(
-                    f"{self.sensor_id}: more than {PAGE_ROWS} points at time {last}"
-                )
-            yield self._frame(columns, rows[:cut])
-            lo = last
-
-    def _page(self, influx: InfluxClient, lo: int, hi: int) -> tuple[list[str], list[list[Any]]]:
-        fields = ", ".join(quote_ident(m) for m in self.metrics)
-        q = (
-            f"SELECT {fields} FROM {quote_ident(self.kind.name)} "
-            f"WHERE {quote_ident('sensor_id')} = {quote_literal(self.sensor_id)} "
-            f"AND time >= {int(lo)} AND time < {int(hi)} ORDER BY time ASC LIMIT {PAGE_ROWS}"
+        pages = raw_pages(
+            influx, self.kind.name, self.sensor_id, self.metrics, self.start, self.end
         )
-        # No GROUP BY: InfluxDB merges the sensor's series into one, in time order.
-        series = influx.query(q)
-        return (series[0].columns, series[0].values) if series else ([], [])
+        for page in pages:
+            yield self._frame(page)
 
-    def _frame(self, columns: list[str], rows: list[list[Any]]) -> pd.DataFrame:
+    def _frame(self, page: Page) -> pd.DataFrame:
         # reindex: a metric the sensor never sent is absent from the result, and stays a column.
-        frame = pd.DataFrame(rows, columns=columns).reindex(columns=self.columns)
+        frame = pd.DataFrame(page.rows, columns=page.columns).reindex(columns=self.columns)
         return frame.astype({"time": "int64", **dict.fromkeys(self.metrics, "float64")})
 
     def schema(self) -> pa.Schema:

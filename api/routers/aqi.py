@@ -1,5 +1,5 @@
 """Thai AQI (PCD method): from concentrations in the query, for every air station now, and
-one station's hourly history. Averaging and coverage rules: citydata.aqi_averages."""
+one station's hourly history (citydata.stations.aqi)."""
 
 from __future__ import annotations
 
@@ -8,37 +8,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
 
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep, SettingsDep
 from api.problems import invalid_input, problem_responses
-from api.stations import Station, sensor_of_kind, station, stations_of
-from citydata.aqi import AVERAGING_HOURS, POLLUTANTS, UNITS, AboveMethod, AqiResult, calculate
-from citydata.aqi_averages import (
-    COVERAGE,
-    HOUR_NS,
-    LONGEST_H,
-    WindowAverage,
-    current_averages,
-    floor_hour,
-    hourly_means,
-    min_hours,
-    moving_averages,
-    window_average,
-)
-from citydata.registry import Sensor
-from citydata.timeutil import as_datetime, parse_rfc3339
+from citydata.aqi import AVERAGING_HOURS, UNITS, AboveMethod, AqiResult, calculate
+from citydata.readings.hourly import HOUR_NS
+from citydata.stations import aqi as stations_aqi
+from citydata.stations.aqi import COVERAGE_RULE, AqiHistory, AqiStations
+from citydata.stations.aqi_windows import window_average
+from citydata.stations.base import sensor_of_kind
+from citydata.timeutil import parse_rfc3339
 
 router = APIRouter(prefix="/aqi", tags=["aqi"])
-
-MAX_HISTORY_DAYS = 90
-COVERAGE_RULE = (
-    "Each average is the mean of the window's hourly means (an hour counts when it has a "
-    f"reading); it is valid when at least {COVERAGE:.0%} of the window's hours have data "
-    "(18 of 24 for PM2.5 and PM10, 6 of 8 for O3 and CO, 1 of 1 for NO2 and SO2), "
-    "otherwise the pollutant is left out of the AQI."
-)
 
 AQI_EXAMPLE: dict[str, Any] = calculate({"pm25": 40.0, "pm10": 60.0}).model_dump(mode="json")
 
@@ -93,26 +75,6 @@ def calculate_aqi(
         return calculate(values, at, above_200 or settings.aqi_above_200)
     except ValueError as exc:
         invalid_input(("query",), str(exc))
-
-
-class AqiStation(Station):
-    """One air station's current AQI from its moving averages, or null with the reason."""
-
-    as_of: datetime  # the end of every averaging window (a whole hour)
-    aqi: AqiResult | None
-    reason_en: str | None
-    reason_th: str | None
-    windows: list[WindowAverage]  # one per pollutant, in POLLUTANTS order
-    newest_used: datetime | None  # the newest reading among the averages used
-    stale: bool  # no pollutant reading within the kind's offline_after_s before as_of
-
-
-class AqiStations(BaseModel):
-    """The current AQI of every air station."""
-
-    as_of: datetime
-    coverage_rule: str
-    items: list[AqiStation]
 
 
 def _example_station() -> dict[str, Any]:
@@ -173,38 +135,6 @@ def _ns(value: str | None, name: str) -> int:
     return min(max(ns, EARLIEST_NS), LATEST_NS)
 
 
-def _aqi_station(
-    sensor: Sensor, end_ns: int, windows: dict[str, WindowAverage] | None, above_200: str
-) -> AqiStation:
-    if windows is None:
-        windows = {p: window_average(p, end_ns, None, 0, None) for p in POLLUTANTS}
-    used = [w for w in windows.values() if w.average is not None]
-    result = (
-        calculate({w.pollutant: w.average for w in used}, as_datetime(end_ns), above_200)
-        if used
-        else None
-    )
-    seen = [w.newest for w in windows.values() if w.newest is not None]
-    reason_en = reason_th = None
-    if not seen:
-        before = f"{as_datetime(end_ns):%Y-%m-%dT%H:%MZ}"
-        reason_en = f"no air-quality readings in the {LONGEST_H} h before {before}"
-        reason_th = f"ไม่มีข้อมูลคุณภาพอากาศในช่วง {LONGEST_H} ชั่วโมงที่ผ่านมา"
-    elif result is None:
-        reason_en = "no pollutant has enough hourly data for its average (see windows)"
-        reason_th = "ไม่มีสารมลพิษใดมีข้อมูลรายชั่วโมงเพียงพอสำหรับคำนวณค่าเฉลี่ย"
-    return AqiStation(
-        **station(sensor).model_dump(),
-        as_of=as_datetime(end_ns),
-        aqi=result,
-        reason_en=reason_en,
-        reason_th=reason_th,
-        windows=[windows[p] for p in POLLUTANTS],
-        newest_used=max((w.newest for w in used if w.newest is not None), default=None),
-        stale=not seen or sensor.offline_after((as_datetime(end_ns) - max(seen)).total_seconds()),
-    )
-
-
 _AT_HELP = "RFC 3339 with a zone: when the windows end, rounded down to the hour; default now"
 
 
@@ -226,86 +156,8 @@ def current_aqi(
 ) -> AqiStations:
     """Every air station's AQI from its moving averages: 24 h for PM2.5 and PM10, 8 h for O3
     and CO, 1 h for NO2 and SO2, each the mean of hourly means with enough hours of data."""
-    end_ns = floor_hour(_ns(at, "at"))
-    averages = current_averages(influx, end_ns)
-    items = [
-        _aqi_station(s, end_ns, averages.get(s.id), settings.aqi_above_200)
-        for s in stations_of(registry, "air", zone)
-    ]
-    return AqiStations(as_of=as_datetime(end_ns), coverage_rule=COVERAGE_RULE, items=items)
-
-
-class HistoryPoint(BaseModel):
-    """The AQI as of one whole hour: its averages and how many hours each had."""
-
-    time: datetime  # the end of every window
-    aqi: int | None
-    level: int | None
-    colour_hex: str | None
-    dominant: str | None
-    estimate: bool
-    sub_indices: dict[str, int]
-    averages: dict[str, float | None]  # null: too few hours with data
-    hours_with_data: dict[str, int]
-
-
-class AqiHistory(BaseModel):
-    """One air station's AQI hour by hour over [start, end]."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "sensor_id": "lp-air-01",
-                    "name_th": "สำนักงานเทศบาลตำบลลำพญา",
-                    "name_en": "Lam Phaya Municipal Office",
-                    "start": "2026-01-31T00:00:00Z",
-                    "end": "2026-01-31T01:00:00Z",
-                    "coverage_rule": COVERAGE_RULE,
-                    "min_hours": {p: min_hours(h) for p, h in AVERAGING_HOURS.items()},
-                    "points": [
-                        {
-                            "time": "2026-01-31T01:00:00Z",
-                            "aqi": 105,
-                            "level": 4,
-                            "colour_hex": "#FFA200",
-                            "dominant": "pm25",
-                            "estimate": False,
-                            "sub_indices": {"pm25": 105},
-                            "averages": {p: 40.0 if p == "pm25" else None for p in POLLUTANTS},
-                            "hours_with_data": {p: 24 if p == "pm25" else 0 for p in POLLUTANTS},
-                        }
-                    ],
-                }
-            ]
-        }
-    )
-
-    sensor_id: str
-    name_th: str
-    name_en: str
-    start: datetime
-    end: datetime
-    coverage_rule: str
-    min_hours: dict[str, int]
-    points: list[HistoryPoint]
-
-
-def _history_point(
-    end_ns: int, averages: dict[str, tuple[float | None, int]], above_200: str
-) -> HistoryPoint:
-    values = {p: avg for p, (avg, _) in averages.items() if avg is not None}
-    result = calculate(values, as_datetime(end_ns), above_200)
-    return HistoryPoint(
-        time=as_datetime(end_ns),
-        aqi=result.aqi,
-        level=result.level,
-        colour_hex=result.colour_hex,
-        dominant=result.dominant,
-        estimate=result.estimate,
-        sub_indices={s.pollutant: s.aqi for s in result.sub_indices},
-        averages={p: avg for p, (avg, _) in averages.items()},
-        hours_with_data={p: n for p, (_, n) in averages.items()},
+    return stations_aqi.aqi_now(
+        influx, registry, _ns(at, "at"), zone=zone, above_200=settings.aqi_above_200
     )
 
 
@@ -328,28 +180,4 @@ def aqi_history(
     sensor = sensor_of_kind(registry, sensor_id, "air", "an air-quality station")
     end_ns = _ns(end, "end")
     start_ns = _ns(start, "start") if start else max(end_ns - 24 * HOUR_NS, EARLIEST_NS)
-    if start_ns > end_ns:
-        invalid_input(("query", "start"), "start must not be after end")
-    if end_ns - start_ns > MAX_HISTORY_DAYS * 24 * HOUR_NS:
-        invalid_input(("query", "start"), f"start/end span at most {MAX_HISTORY_DAYS} days")
-    first, last = floor_hour(start_ns + HOUR_NS - 1), floor_hour(end_ns)
-    ends = range(first, last + 1, HOUR_NS)
-    hourly = (
-        hourly_means(influx, first - LONGEST_H * HOUR_NS, last, sensor_id=sensor_id).get(
-            sensor_id, {}
-        )
-        if ends
-        else {}
-    )
-    return AqiHistory(
-        sensor_id=sensor.id,
-        name_th=sensor.name_th,
-        name_en=sensor.name_en,
-        start=as_datetime(start_ns),
-        end=as_datetime(end_ns),
-        coverage_rule=COVERAGE_RULE,
-        min_hours={p: min_hours(h) for p, h in AVERAGING_HOURS.items()},
-        points=[
-            _history_point(t, moving_averages(hourly, t), settings.aqi_above_200) for t in ends
-        ],
-    )
+    return stations_aqi.aqi_history(influx, sensor, start_ns, end_ns, settings.aqi_above_200)

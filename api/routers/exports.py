@@ -14,18 +14,13 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
-from api.problems import invalid_input, problem_responses
-from api.routers.readings import DAY_NS, EndQuery, StartQuery, check_metrics, time_range
+from api.params import EndQuery, StartQuery, time_range
+from api.problems import problem_responses
 from citydata.export import Export, csv_chunks, parquet_chunks
 from citydata.kinds import Kind, all_kinds
-from citydata.timeutil import parse_rfc3339
+from citydata.readings.ranges import DAY_NS, check_metrics
 
 router = APIRouter(tags=["sensors"])
-
-# Two years, leap day included: longer ranges are split by the caller, one request per part.
-MAX_DAYS = 732
-# Well inside what InfluxDB and numpy's datetime64[ns] hold (int64 ns, years 1677 to 2262).
-_EARLIEST, _LATEST = "1700-01-01T00:00:00Z", "2200-01-01T00:00:00Z"
 
 
 class ExportFormat(StrEnum):
@@ -77,7 +72,7 @@ def _metrics(kind: Kind, text: str | None) -> tuple[str, ...]:
     if text is None:
         return tuple(kind.by_name)
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",")))
-    check_metrics(kind, names, ("query", "metrics"))
+    check_metrics(kind, names, "metrics")
     return names
 
 
@@ -118,15 +113,7 @@ def export_readings(
     kind = all_kinds()[registry.get(sensor_id).kind]  # the registry holds known kinds only
     names = _metrics(kind, metrics)
     span = time_range(start, end)
-    if not parse_rfc3339(_EARLIEST) <= span[0] < span[1] <= parse_rfc3339(_LATEST):
-        invalid_input(("query",), f"start and end must lie between {_EARLIEST} and {_LATEST}")
-    if span[1] - span[0] > MAX_DAYS * DAY_NS:
-        invalid_input(
-            ("query",),
-            f"an export covers at most {MAX_DAYS} days (two years); split the range into "
-            "several requests",
-        )
-    export = Export(kind, sensor_id, names, *span)
+    export = Export.checked(kind, sensor_id, names, *span)
     frames = export.frames(influx)
     # Read the first window now: if InfluxDB fails, the answer is still a problem, not a
     # truncated download.

@@ -1,18 +1,14 @@
 """Sensors of the registry: list, get, create, update and retire, each with when it was last heard.
 
 Every sensor answered carries `last_seen` (the time of its newest point in InfluxDB) and
-`online`: "never_seen" without any point, "offline" once silent for longer than
-`offline_after_s` (its kind's threshold, or the sensor's `meta.offline_after_s`), else "online";
-"unknown" while InfluxDB cannot be asked, so the registry stays usable without it.
+`online` (see citydata.readings.last_seen): "never_seen", "offline", "online", or "unknown"
+while InfluxDB cannot be asked, so the registry stays usable without it.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
@@ -22,9 +18,8 @@ from pydantic.json_schema import SkipJsonSchema
 from api.auth import OperatorAccess, ReadAccess
 from api.deps import InfluxDep, KindQuery, RegistryDep
 from api.problems import problem_responses
-from api.routers.readings import latest_of_kinds
-from citydata.influx import InfluxClient, InfluxError
-from citydata.kinds import all_kinds
+from citydata.influx import InfluxClient
+from citydata.readings.last_seen import Heard, Online, heard
 from citydata.registry import Calibration, Sensor, Status
 from citydata.registry.model import (
     TIMESTAMPS,
@@ -35,14 +30,8 @@ from citydata.registry.model import (
     Number,
     Tag,
 )
-from citydata.timeutil import as_datetime
 
 router = APIRouter(prefix="/sensors", tags=["sensors"])
-
-log = logging.getLogger(__name__)
-Heard = Literal["online", "offline", "never_seen"]
-Online = Literal["online", "offline", "never_seen", "unknown"]
-_NS = 1_000_000_000
 
 NEW_SENSOR_EXAMPLE: dict[str, Any] = {
     "id": "lp-air-01",
@@ -132,45 +121,19 @@ class SensorChanges(BaseModel):
     meta: Meta | None = None
 
 
-def last_seen(influx: InfluxClient, sensors: Sequence[Sensor]) -> dict[str, int]:
-    """The time (epoch ns) of each sensor's newest point; sensors never seen are absent.
-    Looked for in the last hour first, then further back (see readings.latest_of_kinds)."""
-    expected = {s.id: s.kind for s in sensors}
-    kinds = [k for name, k in sorted(all_kinds().items()) if name in expected.values()]
-    latest = latest_of_kinds(influx, kinds, sensor_ids=list(expected), expected=expected)
-    return {r.sensor_id: r.time_ns for r in latest}
-
-
-def _view(sensor: Sensor, seen: dict[str, int] | None, now_ns: int) -> SensorView:
-    seen_ns = None if seen is None else seen.get(sensor.id)
-    online: Online
-    if seen is None:
-        online = "unknown"
-    elif seen_ns is None:
-        online = "never_seen"
-    elif sensor.offline_after((now_ns - seen_ns) / _NS):
-        online = "offline"
-    else:
-        online = "online"
-    return SensorView.model_validate(
-        {
-            **sensor.model_dump(),
-            "last_seen": None if seen_ns is None else as_datetime(seen_ns),
-            "online": online,
-            "offline_after_s": sensor.offline_limit_s,
-        }
-    )
-
-
 def views(influx: InfluxClient, sensors: list[Sensor]) -> list[SensorView]:
     """`sensors` with their last-seen time and online status, in the same order."""
-    try:
-        seen: dict[str, int] | None = last_seen(influx, sensors)
-    except InfluxError as exc:  # the registry answers; say the status is unknown, not why
-        log.warning("cannot look up when sensors were last seen: %s", exc)
-        seen = None
-    now = time.time_ns()
-    return [_view(s, seen, now) for s in sensors]
+    return [
+        SensorView.model_validate(
+            {
+                **sensor.model_dump(),
+                "last_seen": seen.last_seen,
+                "online": seen.online,
+                "offline_after_s": sensor.offline_limit_s,
+            }
+        )
+        for sensor, seen in zip(sensors, heard(influx, sensors), strict=True)
+    ]
 
 
 @router.get("", response_model=SensorPage, responses=problem_responses(401, 403, 422, 503))

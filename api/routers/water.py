@@ -1,88 +1,19 @@
-"""Water stations now: the level against the station's thresholds, DO against its water class.
-
-From the registry: thresholds.level.{watch,warning,critical,bank} in metres above the station's
-datum, and meta.water_class (1-5, NEB notification No. 8). A station that lacks one gets a note
-in its entry instead of that status.
-"""
+"""Water stations now: level and DO of each, judged by citydata.stations.water."""
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
 from api.problems import problem_responses
-from api.routers.readings import latest_of_kinds
-from api.stations import (
-    Newest,
-    Station,
-    as_datetime,
-    newest,
-    sensor_of_kind,
-    station,
-    stations_of,
-)
-from citydata.influx import InfluxClient, quote_ident, quote_literal
-from citydata.kinds import all_kinds
-from citydata.registry import Sensor
-from citydata.water import (
-    M2_PERIOD_H,
-    THRESHOLDS,
-    DoStatus,
-    LevelStatus,
-    RiseRate,
-    do_status,
-    level_status,
-    rise_rate,
-)
+from citydata.stations.base import sensor_of_kind
+from citydata.stations.water import WaterStation, WaterStations, water_now, water_station_now
+from citydata.water import M2_PERIOD_H, do_status, level_status
 
 router = APIRouter(prefix="/water", tags=["water"])
-
-LEVEL_THRESHOLDS = "level"  # thresholds.level.{watch,warning,critical,bank}, metres
-WATER_CLASS_META = "water_class"  # meta.water_class: "1" to "5"
-RISE_WINDOW_H = 12.5  # one semidiurnal tide cycle (citydata.water.rise_rate)
-_MAX_GAP_H = 1.0
-_HOUR_NS = 3600 * 1_000_000_000
-
-
-class LevelState(BaseModel):
-    """The newest level, its status against the thresholds and the tide-aware rate of rise."""
-
-    value_m: float
-    newest: Newest
-    thresholds: dict[str, float]  # the station's level thresholds used
-    status: LevelStatus | None  # null when the station has no usable thresholds
-    rise: RiseRate | None  # null when stale or the series does not reach a tide cycle back
-
-
-class DoState(BaseModel):
-    """The newest dissolved oxygen against the minimum for the station's water class."""
-
-    value_mg_l: float
-    newest: Newest
-    water_class: int | None
-    status: DoStatus | None  # null when the station has no valid water class
-
-
-class WaterStation(Station):
-    """One water station's newest level and DO, judged; notes say what could not be judged."""
-
-    datum: str
-    level: LevelState | None
-    do: DoState | None
-    notes: list[str]
-
-
-class WaterStations(BaseModel):
-    """Every water station, by id."""
-
-    time: datetime
-    items: list[WaterStation]
 
 
 def _example() -> dict[str, Any]:
@@ -127,123 +58,6 @@ def _example() -> dict[str, Any]:
 EXAMPLE = _example()
 
 
-def _level_thresholds(sensor: Sensor, notes: list[str]) -> dict[str, float]:
-    given = sensor.thresholds.get(LEVEL_THRESHOLDS, {})
-    used: dict[str, float] = {name: given[name] for name in THRESHOLDS if name in given}
-    if not used:
-        notes.append(
-            "no level thresholds registered (thresholds.level: watch, warning, critical, bank); "
-            "the level is not judged"
-        )
-    return used
-
-
-def _water_class(sensor: Sensor, notes: list[str]) -> int | None:
-    text = sensor.meta.get(WATER_CLASS_META)
-    if text is None:
-        notes.append("no water class registered (meta.water_class, 1-5); DO is not judged")
-        return None
-    if text.strip() not in ("1", "2", "3", "4", "5"):
-        notes.append(f"meta.water_class {text!r} is not a class 1-5; DO is not judged")
-        return None
-    return int(text)
-
-
-def _level(
-    sensor: Sensor, reading: tuple[int, float], now_ns: int, series: list[tuple[datetime, float]]
-) -> tuple[LevelState, list[str]]:
-    notes: list[str] = []
-    thresholds = _level_thresholds(sensor, notes)
-    status = None
-    if thresholds:
-        try:
-            status = level_status(reading[1], thresholds, sensor.datum)
-        except ValueError as exc:
-            notes.append(f"level thresholds unusable: {exc}")
-    seen = newest(sensor, reading[0], now_ns)
-    rise = None if seen.stale else rise_rate(series, RISE_WINDOW_H, _MAX_GAP_H)
-    state = LevelState(
-        value_m=reading[1], newest=seen, thresholds=thresholds, status=status, rise=rise
-    )
-    return state, notes
-
-
-def _do(sensor: Sensor, reading: tuple[int, float], now_ns: int) -> tuple[DoState, list[str]]:
-    notes: list[str] = []
-    water_class = _water_class(sensor, notes)
-    status = do_status(reading[1], water_class) if water_class is not None else None
-    seen = newest(sensor, reading[0], now_ns)
-    return DoState(
-        value_mg_l=reading[1], newest=seen, water_class=water_class, status=status
-    ), notes
-
-
-def _level_series(
-    influx: InfluxClient, since_ns: int, sensor_id: str | None
-) -> dict[str, list[tuple[datetime, float]]]:
-    """Every level reading since `since_ns`, per sensor, for the rate of rise."""
-    only = f"{quote_ident('sensor_id')} = {quote_literal(sensor_id)} AND " if sensor_id else ""
-    q = (
-        f"SELECT {quote_ident('level')} FROM {quote_ident('water')} WHERE {only}"
-        f"time >= {since_ns} GROUP BY {quote_ident('sensor_id')}"
-    )
-    out: dict[str, list[tuple[datetime, float]]] = {}
-    for row in influx.records(q):
-        if row.get("level") is not None:
-            point = (as_datetime(int(row["time"])), float(row["level"]))
-            out.setdefault(row["sensor_id"], []).append(point)
-    return out
-
-
-def _newest(
-    influx: InfluxClient, sensors: list[Sensor], metric: str, now_ns: int
-) -> dict[str, tuple[int, float]]:
-    """Each station's newest value of `metric` with its time (ns)."""
-    found = latest_of_kinds(
-        influx,
-        [all_kinds()["water"]],
-        sensor_ids=[s.id for s in sensors],
-        metric=metric,
-        now_ns=now_ns,
-    )
-    return {r.sensor_id: (r.time_ns, r.values[metric]) for r in found if metric in r.values}
-
-
-def _statuses(
-    influx: InfluxClient, sensors: list[Sensor], sensor_id: str | None = None
-) -> list[WaterStation]:
-    now_ns = time.time_ns()
-    levels = _newest(influx, sensors, "level", now_ns)
-    dos = _newest(influx, sensors, "do", now_ns)
-    fresh = [
-        levels[s.id][0]
-        for s in sensors
-        if s.id in levels and not newest(s, levels[s.id][0], now_ns).stale
-    ]
-    lag_ns = int((M2_PERIOD_H * round(RISE_WINDOW_H / M2_PERIOD_H) + _MAX_GAP_H) * _HOUR_NS)
-    series = _level_series(influx, min(fresh) - lag_ns, sensor_id) if fresh else {}
-    items = []
-    for sensor in sensors:
-        notes: list[str] = []
-        level = do = None
-        if sensor.id in levels:
-            level, more = _level(sensor, levels[sensor.id], now_ns, series.get(sensor.id, []))
-            notes += more
-        else:
-            notes.append("no level reading")
-        if sensor.id in dos:
-            do, more = _do(sensor, dos[sensor.id], now_ns)
-            notes += more
-        else:
-            notes.append("no DO reading")
-        items.append(
-            WaterStation(
-                **station(sensor).model_dump(), datum=sensor.datum, level=level, do=do, notes=notes
-            )
-        )
-    return items
-
-
 @router.get(
     "/status",
     response_model=WaterStations,
@@ -266,8 +80,7 @@ def water_status(
 ) -> WaterStations:
     """Every water station's newest level against its thresholds (normal, watch, warning,
     critical, overflowing the bank) with the margin in metres, and DO against its class."""
-    items = _statuses(influx, stations_of(registry, "water", zone))
-    return WaterStations(time=as_datetime(time.time_ns()), items=items)
+    return water_now(influx, registry, zone)
 
 
 @router.get(
@@ -283,4 +96,4 @@ def water_station_status(
 ) -> WaterStation:
     """One water station's status; 404 when unknown, 422 when not a water station."""
     sensor = sensor_of_kind(registry, sensor_id, "water", "a water station")
-    return _statuses(influx, [sensor], sensor_id)[0]
+    return water_station_now(influx, sensor)

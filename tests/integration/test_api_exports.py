@@ -14,10 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from api.app import create_app
-from citydata import export, services
+from citydata import services
 from citydata.influx import InfluxClient
 from citydata.kinds import get_kind
 from citydata.lineprotocol import encode_point
+from citydata.readings import pages
 from citydata.settings import Settings, load_settings
 from citydata.timeutil import parse_rfc3339
 from tests.apiclient import TestClient, problem
@@ -201,7 +202,7 @@ def test_metrics_subset_in_the_order_asked(client: TestClient, db: InfluxClient,
 def test_a_full_page_never_splits_the_rows_of_one_time(
     client: TestClient, db: InfluxClient, new: New, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(export, "PAGE_ROWS", 3)
+    monkeypatch.setattr(pages, "PAGE_ROWS", 3)
     air = new("air")
     times = [D0 + n * 1_000 for n in range(8)]
     for n, at in enumerate(times):

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from api.routers.readings import MAX_POINTS
 from citydata.influx import InfluxClient
 from citydata.lineprotocol import encode_point
+from citydata.readings.ranges import MAX_POINTS
 from citydata.settings import Settings, load_settings
 from citydata.timeutil import parse_rfc3339
 from tests.apiclient import TestClient, problem

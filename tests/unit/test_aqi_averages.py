@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from citydata.aqi_averages import (
-    HOUR_NS,
+from citydata.readings.hourly import HOUR_NS
+from citydata.stations.aqi_windows import (
     WINDOWS,
     floor_hour,
     min_hours,

@@ -1,4 +1,5 @@
-"""Shared by the index routes (AQI, water, traffic): stations of a kind and their newest values."""
+"""What every station judgment shares: the stations of a kind, their identity and place, and
+how old their newest value is."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from api.problems import invalid_input
+from citydata.errors import WrongKind
 from citydata.registry import Registry, Sensor
-from citydata.timeutil import as_datetime as as_datetime  # re-exported for the routers
+from citydata.timeutil import as_datetime
 
 _NS = 1_000_000_000
 
@@ -61,13 +62,14 @@ def stations_of(registry: Registry, kind: str, zone: str | None) -> list[Sensor]
 
 
 def sensor_of_kind(registry: Registry, sensor_id: str, kind: str, what: str) -> Sensor:
-    """The sensor (404 problem when unknown); a 422 problem when it is not of `kind`."""
+    """The sensor (SensorNotFound when unknown); WrongKind when it is not of `kind`, `what`
+    naming what was asked for ("an air-quality station")."""
     sensor = registry.get(sensor_id)
     if sensor.kind != kind:
-        invalid_input(
-            ("path", "sensor_id"),
+        raise WrongKind(
             f"sensor {sensor_id!r} is {'an' if sensor.kind[:1] in 'aeiou' else 'a'} "
             f"{sensor.kind} sensor, not {what}",
+            "sensor_id",
         )
     return sensor
 

@@ -1,4 +1,4 @@
-"""AQI moving averages from hourly means in InfluxDB, with PCD's data-coverage rule.
+"""AQI moving averages from hourly means, with PCD's data-coverage rule.
 
 The Thai AQI indexes hourly averages. An hour's mean is the mean of the readings in that clock
 hour (one reading is enough: sensors report every 1-15 minutes and their rate is not known). A
@@ -15,15 +15,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from citydata.aqi import AVERAGING_HOURS, POLLUTANTS, UNITS
-from citydata.influx import InfluxClient, quote_ident, quote_literal
+from citydata.readings.hourly import HOUR_NS
 from citydata.timeutil import as_datetime
 
-HOUR_NS = 3600 * 1_000_000_000
 COVERAGE = 0.75  # share of a window's hours that must have a mean
 # Pollutants sharing an averaging window, longest window first.
 WINDOWS: dict[int, tuple[str, ...]] = {
@@ -95,73 +93,6 @@ def window_average(
         note_en=note_en,
         note_th=note_th,
     )
-
-
-def _span(end_ns: int, hours: int, sensor_id: str | None) -> str:
-    only = f"{quote_ident('sensor_id')} = {quote_literal(sensor_id)} AND " if sensor_id else ""
-    return f"WHERE {only}time >= {end_ns - hours * HOUR_NS} AND time < {end_ns}"
-
-
-def _newest_query(measurement: str, end_ns: int, sensor_id: str | None) -> str:
-    """One statement per pollutant: the time of its newest reading in its window, per sensor."""
-    return "; ".join(
-        f"SELECT LAST({quote_ident(p)}) AS {quote_ident(p)} FROM {quote_ident(measurement)} "
-        f"{_span(end_ns, AVERAGING_HOURS[p], sensor_id)} GROUP BY {quote_ident('sensor_id')}"
-        for p in POLLUTANTS
-    )
-
-
-def current_averages(
-    influx: InfluxClient, end_ns: int, measurement: str = "air", sensor_id: str | None = None
-) -> dict[str, dict[str, WindowAverage]]:
-    """Each sensor's window averages ending at `end_ns` (a whole hour), from the hourly means of
-    every sensor over the longest window (one query) and `moving_averages`, the rule the
-    history uses too; one more query for the newest readings. A sensor with no pollutant
-    reading in the longest window is absent."""
-    if end_ns % HOUR_NS:
-        raise ValueError("windows end on a whole hour")
-    hourly = hourly_means(influx, end_ns - LONGEST_H * HOUR_NS, end_ns, measurement, sensor_id)
-    newest: dict[str, dict[str, int]] = {}
-    for series in influx.query(_newest_query(measurement, end_ns, sensor_id)):
-        pollutant = next(c for c in series.columns if c != "time")
-        for row in series.records():
-            if row.get(pollutant) is not None:
-                newest.setdefault(row["sensor_id"], {})[pollutant] = int(row["time"])
-    out: dict[str, dict[str, WindowAverage]] = {}
-    for sid, hours in hourly.items():
-        averages = moving_averages(hours, end_ns)
-        if any(count for _, count in averages.values()):
-            out[sid] = {
-                p: window_average(p, end_ns, *averages[p], newest.get(sid, {}).get(p))
-                for p in POLLUTANTS
-            }
-    return out
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def hourly_means(
-    influx: InfluxClient,
-    start_ns: int,
-    end_ns: int,
-    measurement: str = "air",
-    sensor_id: str | None = None,
-) -> dict[str, dict[int, dict[str, float | None]]]:
-    """Each sensor's (or only `sensor_id`'s) hourly mean of every pollutant over [start, end),
-    by sensor id, then hour start."""
-    means = ", ".join(f"MEAN({quote_ident(p)}) AS {quote_ident(p)}" for p in POLLUTANTS)
-    q = (
-        f"SELECT {means} FROM {quote_ident(measurement)} "
-        f"{_span(end_ns, (end_ns - start_ns) // HOUR_NS, sensor_id)} "
-        f"GROUP BY time(1h), {quote_ident('sensor_id')}"
-    )
-    out: dict[str, dict[int, dict[str, float | None]]] = {}
-    for row in influx.records(q):
-        hours = out.setdefault(row["sensor_id"], {})
-        hours[int(row["time"])] = {p: _float(row.get(p)) for p in POLLUTANTS}
-    return out
 
 
 def moving_averages(hourly: Hourly, end_ns: int) -> dict[str, tuple[float | None, int]]:
