@@ -7,7 +7,6 @@ replay exactly that one.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Annotated, NoReturn
 
@@ -20,28 +19,18 @@ from api.problems import invalid_input, problem_responses
 from api.publisher import Publisher, PublisherDep
 from citydata import deadletters
 from citydata.deadletters import DeadLetterStore, Selection, record_id
-from citydata.health import MEASUREMENT
-from citydata.influx import InfluxError, quote_ident
+from citydata.influx import InfluxError
 from citydata.mqtt import MQTTConnectError
+from citydata.readings.collector_health import (
+    STALE_INTERVALS,
+    CollectorStatus,
+    collector_statuses,
+)
 from citydata.replay import replay, replayable
 from citydata.settings import Settings
 from citydata.timeutil import as_datetime, parse_rfc3339
 
 router = APIRouter(prefix="/operations", tags=["operations"])
-
-STALE_INTERVALS = 3  # health figures older than this many intervals are stale
-_NS = 1_000_000_000
-
-
-class CollectorStatus(BaseModel):
-    """The newest health figures one collector instance recorded, and how old they are."""
-
-    collector: str
-    host: str
-    time: datetime
-    age_s: float
-    stale: bool
-    figures: dict[str, float]
 
 
 class CollectorHealth(BaseModel):
@@ -80,39 +69,11 @@ def collector_health(
     """The newest health point of each collector instance (measurement `citydata_collector`,
     tags collector and host). Counters are cumulative since the instance started; figures are
     stale when older than three health intervals (CITYDATA_COLLECTOR_HEALTH_INTERVAL_S)."""
-    q = (
-        f"SELECT * FROM {quote_ident(MEASUREMENT)} "
-        f"GROUP BY {quote_ident('collector')}, {quote_ident('host')} ORDER BY time DESC LIMIT 1"
-    )
     stale_after = STALE_INTERVALS * settings.collector_health_interval_s
-    now = time.time_ns()
-    items = []
     try:
-        found = influx.query(q)
+        items = collector_statuses(influx, stale_after)
     except InfluxError as exc:
         raise HTTPException(503, detail=f"cannot read the collectors' health: {exc}") from exc
-    for series in found:
-        for row in series.records():
-            ns = int(row["time"])
-            age = max(0.0, (now - ns) / _NS)
-            figures = {
-                k: float(v)
-                for k, v in row.items()
-                if k not in ("time", "collector", "host")
-                and isinstance(v, int | float)
-                and not isinstance(v, bool)
-            }
-            items.append(
-                CollectorStatus(
-                    collector=row["collector"],
-                    host=row["host"],
-                    time=as_datetime(ns),
-                    age_s=round(age, 3),
-                    stale=age > stale_after,
-                    figures=figures,
-                )
-            )
-    items.sort(key=lambda s: (s.collector, s.host))
     return CollectorHealth(stale_after_s=stale_after, items=items)
 
 
