@@ -22,8 +22,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from citydata.routes import NATIVE, Route
 
@@ -279,6 +277,9 @@ def absolute_path(path: Path | str, cwd: Path | None = None) -> Path:
 
 def _absolute_sqlite_url(url: str, cwd: Path) -> str:
     """A SQLite URL naming a relative file, made absolute; any other URL unchanged."""
+    from sqlalchemy.engine import make_url  # only when a URL is set: commands start faster
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:
