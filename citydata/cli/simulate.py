@@ -100,6 +100,9 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"citydata simulate: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"citydata simulate: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     if args.load:
         from simulators.load import synthetic_fleet
 
