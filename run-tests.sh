@@ -7,4 +7,5 @@ bash bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # imports run one way (pyproject.toml: tool.importlinter)
 exec .venv/bin/python -m pytest "$@"
