@@ -35,6 +35,7 @@ from citydata.mqtt import RECEIVED_PROPERTY, ack_many, close, make_client
 from citydata.settings import Settings
 from collector import worker
 from collector.health import Stats
+from collector.messages import Acks, FromWorker, Item, Messages, Ready, Stop, Stopped
 
 log = logging.getLogger(__name__)
 _SHIP_EVERY_S = 0.005
@@ -57,7 +58,7 @@ class Collector:
         self.connected = threading.Event()
         self.failed = threading.Event()  # the worker died: the process must exit
         self.ready = threading.Event()  # the worker has opened the spool and is taking messages
-        self._inbox: collections.deque[worker.Item] = collections.deque()
+        self._inbox: collections.deque[Item] = collections.deque()
         self._generation = 0
         self._closing = False
         self._attempts = 0
@@ -138,7 +139,7 @@ class Collector:
             items = [inbox.popleft() for _ in range(n)]
             try:
                 with self._send_lock:
-                    self._conn.send(("msgs", items, len(inbox)))
+                    self._conn.send(Messages(items, len(inbox)))
             except OSError:
                 return  # the worker is gone; the acker notices and fails the collector
             if n < 1000:
@@ -148,25 +149,28 @@ class Collector:
         """Acknowledge to the broker what the worker made durable."""
         while True:
             try:
-                kind, acks, stats = self._conn.recv()
+                message: FromWorker = self._conn.recv()
             except (EOFError, OSError):
                 if not self._worker_done.is_set():
                     log.critical("collector worker process died; stopping")
                     self.failed.set()
                 return
-            if acks:
-                generation = self._generation  # a stale ack would confirm another message
-                ack_many(self.client, [mid for mid, gen in acks if gen == generation])
-            if stats:
-                received = self.stats.received
-                for name, value in stats.items():
-                    setattr(self.stats, name, value)
-                self.stats.received = received
-            if kind == "ready":
+            if isinstance(message, Ready):
                 self.ready.set()
-            elif kind == "stopped":
+                continue
+            if isinstance(message, Acks) and message.acks:
+                generation = self._generation  # a stale ack would confirm another message
+                ack_many(self.client, [mid for mid, gen in message.acks if gen == generation])
+            self._take_stats(message.stats)
+            if isinstance(message, Stopped):
                 self._worker_done.set()
                 return
+
+    def _take_stats(self, reported: Stats) -> None:
+        """The worker's counters, all but `received`, which this process counts."""
+        for name, value in vars(reported).items():
+            if name != "received":
+                setattr(self.stats, name, value)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -214,8 +218,8 @@ class Collector:
         try:
             with self._send_lock:
                 items = [self._inbox.popleft() for _ in range(len(self._inbox))]
-                self._conn.send(("msgs", items, 0))
-                self._conn.send(("stop", None, 0))
+                self._conn.send(Messages(items, 0))
+                self._conn.send(Stop())
         except OSError:
             pass  # the worker is gone: nothing was acknowledged, the broker keeps it all
         self._acker.join()

@@ -2,14 +2,7 @@
 
 It runs in a process of its own so that decoding, validation and writing do not compete for
 the interpreter lock with the MQTT network thread in the main process. The two talk over a
-pipe:
-
-    main → worker   ("msgs", [(topic, payload, received_ns, mid, qos, generation), ...], depth)
-                    ("stop", None)
-    worker → main   ("ready", None)
-                    ("acks", [(mid, generation), ...], stats)   once those messages are durable
-                    ("stats", None, stats)                      every flush interval when idle
-                    ("stopped", None, stats)
+pipe, in the messages of collector/messages.py.
 
 A batch is acknowledged only after its dead letters and its lines are fsynced (the spool); the
 writer thread then moves the spool to InfluxDB.
@@ -17,7 +10,6 @@ writer thread then moves the spool to InfluxDB.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import signal
 import time
@@ -32,6 +24,16 @@ from citydata.registry import Registry
 from citydata.settings import Settings
 from citydata.validate import Validator
 from collector.health import HealthReporter, Stats
+from collector.messages import (
+    Ack,
+    Acks,
+    Item,
+    Progress,
+    Ready,
+    Stop,
+    Stopped,
+    ToWorker,
+)
 from collector.pipeline import Pipeline
 from collector.sensors import SensorCache
 from collector.spool import Spool
@@ -40,14 +42,12 @@ from collector.writer import Writer
 log = logging.getLogger("collector.worker")
 _LOGGED_PER_INTERVAL = 10  # dead letters logged one per line in each health interval
 
-Item = tuple[str, bytes, int, int, int, int]  # topic, payload, received_ns, mid, qos, generation
-
 
 @dataclass
 class Batch:
     lines: list[str] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-    acks: list[tuple[int, int]] = field(default_factory=list)  # (mid, generation)
+    acks: list[Ack] = field(default_factory=list)
     messages: int = 0
 
 
@@ -81,9 +81,6 @@ class Worker:
         self._backpressure = False
         self._stopping = False
 
-    def snapshot(self) -> dict[str, float]:
-        return {f.name: getattr(self.stats, f.name) for f in dataclasses.fields(Stats)}
-
     def run(self) -> None:
         try:
             self.influx.create_database()
@@ -93,7 +90,7 @@ class Worker:
         if pending:
             log.info("spool holds %d bytes from before; writing them first", pending)
         self.writer.start()
-        self.conn.send(("ready", None, None))
+        self.conn.send(Ready())
         try:
             self._loop()
             self.writer.stop(self.settings.collector_drain_timeout_s)
@@ -105,7 +102,7 @@ class Worker:
             self.spool.close()
             self.influx.close()
             self.registry.close()
-        self.conn.send(("stopped", None, self.snapshot()))
+        self.conn.send(Stopped(self.stats))
 
     def _loop(self) -> None:
         interval = self.settings.collector_flush_interval_s
@@ -116,11 +113,11 @@ class Worker:
         while True:
             timeout = max(0.0, min(flush_at, next_health) - time.monotonic())
             if self.conn.poll(timeout):
-                kind, items, depth = self.conn.recv()
-                if kind == "stop":
+                message: ToWorker = self.conn.recv()
+                if isinstance(message, Stop):
                     break
-                self.queue_depth = depth
-                for item in items:
+                self.queue_depth = message.depth
+                for item in message.items:
                     self._process(item, batch)
             now = time.monotonic()
             self.sensors.refresh_if_due()
@@ -129,7 +126,7 @@ class Worker:
                     self._flush(batch)
                     batch = Batch()
                 else:
-                    self.conn.send(("stats", None, self.snapshot()))
+                    self.conn.send(Progress(self.stats))
                 flush_at = now + interval
             if now >= next_health:
                 self._record_health()
@@ -176,7 +173,7 @@ class Worker:
         if batch.lines and not self._spool(batch.lines):
             return  # stopping while the spool is full: unacknowledged, the broker keeps them
         self.stats.acked += len(batch.acks)
-        self.conn.send(("acks", batch.acks, self.snapshot()))
+        self.conn.send(Acks(batch.acks, self.stats))
 
     def _spool(self, lines: list[str]) -> bool:
         while not self.spool.append(lines, timeout=1.0):
@@ -188,7 +185,7 @@ class Worker:
                 )
             if self._stopping:
                 return False
-            self.conn.send(("stats", None, self.snapshot()))
+            self.conn.send(Progress(self.stats))
         if self._backpressure:
             self._backpressure = False
             log.info("spool has room again; acknowledging")
