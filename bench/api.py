@@ -41,8 +41,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psutil
-from common import BenchError, run_with_influxdb
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common, tests
+
+from bench.common import BenchError, run_with_influxdb
 from citydata import services
 from citydata.influx import InfluxClient
 from citydata.kinds import Kind, get_kind
@@ -232,6 +234,11 @@ class Latency:
         return f"{figures}   p99 < {target_ms:g} ms: {ok}"
 
 
+def _always(url: str) -> Callable[[int], str]:
+    """The same URL for every request."""
+    return lambda i: url
+
+
 def timed(
     client: httpx.Client, name: str, urls: Callable[[int], str], n: int, warmup: int
 ) -> Latency:
@@ -397,7 +404,7 @@ def run(args: argparse.Namespace, tmp: Path, influx: services.InfluxService) -> 
                 ("GET /readings/latest?kind=air, cache off", "/readings/latest?kind=air"),
             ):
                 latencies.append(
-                    (timed(client, label, lambda i, p=path: p, args.requests, args.warmup), 50)
+                    (timed(client, label, _always(path), args.requests, args.warmup), 50)
                 )
     finally:
         uncached.stop()

@@ -28,11 +28,12 @@ def run_with_influxdb(
     ServiceError or one of `errors`."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     influx = services.influxdb(tmp / "influxdb")
+    caught: tuple[type[Exception], ...] = (BenchError, services.ServiceError, *errors)
     try:
         influx.start()
         body(tmp, influx)
         return 0
-    except (BenchError, services.ServiceError, *errors) as exc:
+    except caught as exc:
         hint = "" if keep else " (run with --keep to keep the logs)"
         print(f"bench failed{hint}: {exc}", file=sys.stderr)
         return 1

@@ -54,12 +54,14 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from common import BenchError, run_with_influxdb
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common, tests
+
+from bench.common import BenchError, run_with_influxdb
 from citydata import services
 from citydata.influx import InfluxClient
 from citydata.registry import Registry

@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -63,7 +64,7 @@ class Service:
         assert self.process is not None
         return self.process.pid
 
-    def start(self) -> Service:
+    def start(self) -> Self:
         """Start the process and wait until it answers."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

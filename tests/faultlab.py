@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import httpx
 
@@ -105,6 +106,14 @@ class FlakyProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class LabOptions(TypedDict, total=False):
+    """What a scenario may change about its lab (the keyword arguments of Lab)."""
+
+    spool_max_bytes: int
+    flaky_rate: float
+    share_group: str
 
 
 class Lab:
@@ -247,8 +256,8 @@ def count(influx: InfluxClient) -> int:
 
 
 @contextmanager
-def lab(workdir: Path, **kw: float | str) -> Iterator[Lab]:
-    the_lab = Lab(workdir, **kw)  # type: ignore[arg-type]
+def lab(workdir: Path, **kw: Unpack[LabOptions]) -> Iterator[Lab]:
+    the_lab = Lab(workdir, **kw)
     try:
         yield the_lab
     finally:
@@ -266,7 +275,7 @@ def run(
     rate: float = 4000,
     fault_at: float = 0.3,
     timeout: float = 240.0,
-    **lab_kw: float | str,
+    **lab_kw: Unpack[LabOptions],
 ) -> Result:
     """Publish `n` readings; after `fault_at` of the stream's time, run `fault` (which returns
     once the faulty part is back); wait until every reading is queryable or `timeout`."""
@@ -346,7 +355,7 @@ def nothing(lab: Lab) -> None:
 # after a restart, messages that arrive before the collector resubscribes match no subscription
 # and are dropped by the broker. A plain subscription is restored, so the broker-restart
 # scenario runs with one (see the README's note on brokers); bench/faults.py shows both.
-SCENARIOS: dict[str, tuple[Fault, dict[str, float | str]]] = {
+SCENARIOS: dict[str, tuple[Fault, LabOptions]] = {
     "influxdb SIGKILL, back after 10 s": (influx_killed(10.0), {}),
     "collector SIGKILL, restarted": (collector_killed, {}),
     "mosquitto restarted (persistence on)": (broker_restarted, {"share_group": ""}),

@@ -89,7 +89,8 @@ def _stations(client: TestClient, **params: str) -> dict[str, Any]:
 
 
 def _window(station: dict[str, Any], pollutant: str) -> dict[str, Any]:
-    (found,) = [w for w in station["windows"] if w["pollutant"] == pollutant]
+    windows: list[dict[str, Any]] = station["windows"]
+    (found,) = [w for w in windows if w["pollutant"] == pollutant]
     return found
 
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import APIRouter
@@ -39,7 +40,7 @@ def device_only(who: DeviceAccess) -> dict[str, str | None]:
     return {"who": who.name, "sensor": who.key.sensor_id if who.key else None}
 
 
-def _settings(influx: InfluxClient, tmp_path: Path, **extra: object) -> Settings:
+def _settings(influx: InfluxClient, tmp_path: Path, **extra: Any) -> Settings:
     return load_settings(
         {},
         influx_url=influx.url,

@@ -180,7 +180,8 @@ def test_replay_refuses_an_empty_filter_and_counts_a_dry_run(
         "/operations/deadletters/replay", json={"reason": ["rejected"]}, headers=operator
     )
     assert rejected.json() == {"replayed": 0, "skipped": 1, "dry_run": False}
-    for bad in ({"reasons": []}, {"reason": "unregistered"}, {"all": 1}):
+    bad_bodies: list[dict[str, object]] = [{"reasons": []}, {"reason": "unregistered"}, {"all": 1}]
+    for bad in bad_bodies:
         refused = client.post("/operations/deadletters/replay", json=bad, headers=operator)
         assert refused.status_code == 422, bad
     assert _list(client, operator)["total"] == 5  # a dry run moves nothing
@@ -289,8 +290,9 @@ def test_replay_nobody_would_receive_is_refused_and_keeps_the_dead_letters(
     """A broker with no collector subscribed acknowledges with 'no matching subscribers' and
     drops the message: such a replay must not move the dead letters to replayed/."""
     DeadLetterStore(settings.data_dir).add(DEAD)
-    with TestClient(create_app(settings)) as client:
-        wait_for(lambda: client.app.state.publisher.connected, 10, "the API's MQTT connection")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_for(lambda: app.state.publisher.connected, 10, "the API's MQTT connection")
         operator = {"X-API-Key": api_key(settings, "operator")}
         response = client.post(
             "/operations/deadletters/replay", json={"reason": ["unregistered"]}, headers=operator

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 def _session(url: str, client_id: str, got: list[bytes]) -> mqtt.Client:
     client, host, port = make_client(url, client_id)
-    client.on_message = lambda c, u, m: got.append(m.payload)
+    client.on_message = lambda c, u, m: got.append(bytes(m.payload))
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
     client.connect_async(host, port, clean_start=False, properties=props)

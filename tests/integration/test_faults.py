@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from citydata import services
 from tests import faultlab
 
 pytestmark = pytest.mark.integration
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.integration
 @pytest.mark.parametrize("scenario", list(faultlab.SCENARIOS))
 def test_nothing_lost_nothing_doubled(scenario: str, tmp_path: Path) -> None:
     for binary in ("mosquitto", "influxd"):
-        faultlab.services.find_binary(binary)
+        services.find_binary(binary)
     fault, lab_kw = faultlab.SCENARIOS[scenario]
     result = faultlab.run(scenario, tmp_path, fault, **lab_kw)
     assert (result.missing, result.extra) == (0, 0), result

@@ -36,17 +36,17 @@ def _hours(**series: list[float | None]) -> dict[int, dict[str, float | None]]:
 
 def test_eighteen_of_twenty_four_hours_is_enough_seventeen_is_not() -> None:
     eighteen = _hours(pm25=[None] * 6 + [30.0] * 17 + [60.0])
-    assert moving_averages(eighteen, END)["pm25"] == (pytest.approx((17 * 30 + 60) / 18), 18)
+    assert moving_averages(eighteen, END)["pm25"] == pytest.approx(((17 * 30 + 60) / 18, 18))
     seventeen = _hours(pm25=[None] * 7 + [30.0] * 17)
     assert moving_averages(seventeen, END)["pm25"] == (None, 17)
 
 
 def test_each_window_takes_only_its_own_hours() -> None:
     # the same series for three pollutants: 24, 8 and 1 hour windows give three answers
-    values: list[float | None] = [100.0] * 16 + [10.0] * 7 + [50.0]
+    values: list[float | None] = [*[100.0] * 16, *[10.0] * 7, 50.0]
     result = moving_averages(_hours(pm10=values, co=values, so2=values), END)
-    assert result["pm10"] == (pytest.approx((1600 + 70 + 50) / 24), 24)
-    assert result["co"] == (pytest.approx((70 + 50) / 8), 8)
+    assert result["pm10"] == pytest.approx(((1600 + 70 + 50) / 24, 24))
+    assert result["co"] == pytest.approx(((70 + 50) / 8, 8))
     assert result["so2"] == (50.0, 1)
     assert result["o3"] == (None, 0)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from citydata.settings import ConfigError, Settings, load_settings
 
 
-def _problems(environ: dict[str, str], **overrides: object) -> list[str]:
+def _problems(environ: dict[str, str], **overrides: Any) -> list[str]:
     with pytest.raises(ConfigError) as exc:
         load_settings(environ, **overrides)
     assert str(exc.value).startswith("invalid configuration:")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ def make_spool(tmp_path: Path) -> Iterator[MakeSpool]:
     """Opens spools on tmp_path (keyword arguments as Spool's) and closes them all after."""
     opened: list[Spool] = []
 
-    def make(max_bytes: int = 1 << 20, **kw: float) -> Spool:
+    def make(max_bytes: int = 1 << 20, **kw: Any) -> Spool:
         opened.append(Spool(tmp_path, max_bytes=max_bytes, **kw))
         return opened[-1]
 
