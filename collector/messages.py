@@ -3,9 +3,12 @@
     main → worker   Messages(items, depth)   what arrived, and how many still wait in the deque
                     Stop()                   everything received was sent: flush and stop
     worker → main   Ready()                  the spool is open; the worker takes messages
-                    Acks(acks, stats)        these messages are durable: acknowledge them
-                    Progress(stats)          every flush interval when idle, or while backing off
+                    Acks(acks, stats, t)     these messages are durable: acknowledge them
+                    Progress(stats, t)       every flush interval when idle, or while backing off
                     Stopped(stats)           everything is durable; the worker exits
+
+`stats` are the worker's counters; `t` is when it last reread the sensor registry
+(time.monotonic(), one clock for both processes on the same machine).
 
 The envelopes are NamedTuples (one per batch, so their pickling cost does not matter). The
 items inside stay plain tuples: thousands cross the pipe each second, and a NamedTuple pickles
@@ -41,10 +44,12 @@ class Ready(NamedTuple):
 class Acks(NamedTuple):
     acks: list[Ack]
     stats: Stats
+    registry_read_at: float
 
 
 class Progress(NamedTuple):
     stats: Stats
+    registry_read_at: float
 
 
 class Stopped(NamedTuple):

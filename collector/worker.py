@@ -61,6 +61,7 @@ class Worker:
         self.spool = Spool(settings.data_dir / "spool", settings.collector_spool_max_bytes)
         self.registry = Registry.from_settings(settings)
         self.sensors = SensorCache(self.registry, settings.registry_refresh_s)
+        self.registry_read_at = time.monotonic()
         self.pipeline = Pipeline(
             Validator(settings.collector_max_future_s, settings.collector_max_age_s),
             settings.routes,
@@ -120,13 +121,13 @@ class Worker:
                 for item in message.items:
                     self._process(item, batch)
             now = time.monotonic()
-            self.sensors.refresh_if_due()
+            self._refresh_sensors()
             if len(batch.lines) >= size or now >= flush_at:
                 if batch.messages:
                     self._flush(batch)
                     batch = Batch()
                 else:
-                    self.conn.send(Progress(self.stats))
+                    self.conn.send(Progress(self.stats, self.registry_read_at))
                 flush_at = now + interval
             if now >= next_health:
                 self._record_health()
@@ -134,6 +135,12 @@ class Worker:
         self._stopping = True
         self._flush(batch)
         self._record_health()
+
+    def _refresh_sensors(self) -> None:
+        before, started = self.sensors.sensors, time.monotonic()
+        self.sensors.refresh_if_due()
+        if self.sensors.sensors is not before:  # reread (a failed reread keeps the old one)
+            self.registry_read_at = started  # it holds every change committed before this
 
     def _process(self, item: Item, batch: Batch) -> None:
         topic, payload, received_ns, mid, qos, generation = item
@@ -173,7 +180,7 @@ class Worker:
         if batch.lines and not self._spool(batch.lines):
             return  # stopping while the spool is full: unacknowledged, the broker keeps them
         self.stats.acked += len(batch.acks)
-        self.conn.send(Acks(batch.acks, self.stats))
+        self.conn.send(Acks(batch.acks, self.stats, self.registry_read_at))
 
     def _spool(self, lines: list[str]) -> bool:
         while not self.spool.append(lines, timeout=1.0):
@@ -185,7 +192,7 @@ class Worker:
                 )
             if self._stopping:
                 return False
-            self.conn.send(Progress(self.stats))
+            self.conn.send(Progress(self.stats, self.registry_read_at))
         if self._backpressure:
             self._backpressure = False
             log.info("spool has room again; acknowledging")

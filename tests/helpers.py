@@ -65,9 +65,8 @@ def running_collector(settings: Settings) -> Iterator[Collector]:
     collector = Collector(settings)
     collector.start()
     try:
-        assert collector.connected.wait(10), "collector did not connect to the broker"
+        assert collector.subscribed.wait(10), "collector did not subscribe at the broker"
         wait_for(collector.ready.is_set, what="collector worker ready")
-        time.sleep(0.3)  # SUBACK: the subscription is in place before tests publish
         yield collector
     finally:
         collector.stop()

@@ -222,7 +222,8 @@ def test_unregistered_reading_is_registered_and_replayed_through_the_api(
                 "site": "lab",
             }
             assert client.post("/sensors", json=new, headers=operator).status_code == 201
-        time.sleep(1.0)  # the collector rereads the registry every 0.3 s here
+        registered_at = time.monotonic()
+        wait_for(lambda: collector.registry_read_at > registered_at, what="the registry reread")
 
         one = client.post(f"/operations/deadletters/{dead['id']}/replay", headers=operator)
         assert one.status_code == 200, one.text

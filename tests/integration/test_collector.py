@@ -177,8 +177,7 @@ def test_acknowledgements_reach_the_broker(registered: Settings, influx: InfluxC
     first = Collector(settings)
     first.start()
     try:
-        assert first.connected.wait(10)
-        time.sleep(0.3)
+        assert first.subscribed.wait(10)
         publish_all(settings.mqtt_url, messages)
         wait_for(lambda: first.stats.written == 2000, what="2,000 readings written")
     finally:
@@ -207,7 +206,7 @@ def test_a_dead_worker_fails_the_collector_and_loses_nothing(
     try:
         assert first.connected.wait(10)
         wait_for(first.ready.is_set, what="worker ready")
-        time.sleep(0.3)
+        assert first.subscribed.wait(10)
         assert first.worker_pid is not None
         os.kill(first.worker_pid, signal.SIGKILL)
         wait_for(first.failed.is_set, timeout=10, what="the collector to notice")

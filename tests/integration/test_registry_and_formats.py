@@ -39,7 +39,8 @@ def test_unregistered_is_quarantined_then_replayed_with_its_first_time(
         assert influx.records('SELECT * FROM "air"') == []
 
         register(settings, {"air-500": "air"})
-        time.sleep(1.0)  # the collector rereads the registry every 0.3 s here
+        registered_at = time.monotonic()
+        wait_for(lambda: c.registry_read_at > registered_at, what="the registry reread")
         assert replay(settings, lambda r: r["reason"] == "unregistered") == 1
         wait_for(lambda: c.stats.written == 1, what="the replayed reading")
     (row,) = influx.records('SELECT * FROM "air"')
