@@ -10,7 +10,7 @@ import pytest
 from citydata import services
 from tests import faultlab
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("scenario", list(faultlab.SCENARIOS))
