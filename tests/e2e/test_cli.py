@@ -127,6 +127,14 @@ def test_local_stops_everything_on_ctrl_c_during_its_backfill(tmp_path: Path) ->
             return int(rows[0]["count"]) if rows else 0
 
         wait_for(lambda: air_rows() >= 500, timeout=90, what="backfilled air readings")
+
+        def api_ready() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{api_port}/ready", timeout=2).is_success
+            except httpx.HTTPError:
+                return False
+
+        wait_for(api_ready, timeout=60, what="the local API ready")  # a loaded machine is slow
         stations = httpx.get(f"http://127.0.0.1:{api_port}/water/status", timeout=10).json()
         assert {s["sensor_id"] for s in stations["items"]} >= {"lp-water-01", "lp-water-04"}
         tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
@@ -134,8 +142,13 @@ def test_local_stops_everything_on_ctrl_c_during_its_backfill(tmp_path: Path) ->
         out, err = proc.communicate(timeout=90)
     finally:
         client.close()
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # failed half-way: let it stop its servers, then insist
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
     assert proc.returncode == 0, err
     assert "backfilling the last 60 days" in out and "going live" not in out, out
     assert f"127.0.0.1:{api_port}/docs" in out and "Ctrl-C" in out and "stopped." in out
