@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psutil
+
 from citydata.mqtt import close, connect, make_client
 from citydata.registry import Registry, Sensor
 from citydata.settings import Settings
@@ -79,3 +81,10 @@ def api_key(settings: Settings, role: str, sensor_id: str | None = None) -> str:
     with Registry.from_settings(settings) as registry:
         _, token = registry.create_key(f"test {role}", Role(role), sensor_id)
     return token
+
+
+def left_running(processes: list[psutil.Process], timeout: float = 15.0) -> list[psutil.Process]:
+    """Which of `processes` are still running after up to `timeout` seconds: a stopped program's
+    helpers (multiprocessing's fork server) exit a moment after it, once they see it gone."""
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

@@ -18,7 +18,7 @@ import pytest
 from citydata import services
 from citydata.influx import InfluxClient
 from citydata.settings import load_settings
-from tests.helpers import publish_all, register, wait_for
+from tests.helpers import left_running, publish_all, register, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -152,7 +152,7 @@ def test_local_stops_everything_on_ctrl_c_during_its_backfill(tmp_path: Path) ->
     assert proc.returncode == 0, err
     assert "backfilling the last 60 days" in out and "going live" not in out, out
     assert f"127.0.0.1:{api_port}/docs" in out and "Ctrl-C" in out and "stopped." in out
-    assert [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+    assert left_running(tree) == []
     for port in (mqtt_port, influx_port, api_port):  # every server is gone
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1)

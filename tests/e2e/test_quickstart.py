@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from citydata import services
-from tests.helpers import wait_for
+from tests.helpers import left_running, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -310,7 +310,7 @@ def test_the_quick_start_as_a_newcomer_runs_it(clone: Path, local: LocalRun) -> 
     tree = local.ctrl_c()
     assert local.proc.returncode == 0, local.logs()
     assert local.stdout().rstrip().endswith("stopped."), local.logs()
-    assert [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+    assert left_running(tree) == []
     for port in local.ports.values():
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
