@@ -281,11 +281,13 @@ def register_bench_sensors(data_dir: Path) -> None:
 
 
 def children(pid: int) -> list[int]:
-    """Direct child processes of `pid` (the collector's worker)."""
+    """Every descendant process of `pid`: the collector's worker is a child of the
+    multiprocessing fork server, itself a child of the collector."""
     try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        direct = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+    return direct + [d for c in direct for d in children(c)]
 
 
 def tree_rss_mb(pid: int) -> float:
