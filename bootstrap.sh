@@ -42,6 +42,8 @@ want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing Python packages into .venv" >&2
   python3 -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+  # --no-compile: Python compiles what it imports when it first imports it; compiling every
+  # installed file up front took a third of the install (20 of 56 s here).
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-compile -c constraints.txt -e '.[dev]'
   echo "$want" > "$stamp"
 fi
