@@ -11,12 +11,11 @@ a batch is carried on that element (`problem`) so the rest of the message is sti
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
+from citydata.discovery import discover
 from citydata.routes import NATIVE, Route
 
 __all__ = ["NATIVE", "Route"]  # re-exported: decoders take the route that matched
@@ -68,15 +67,6 @@ Decoder = Callable[[Message, Route], list[RawReading]]
 @cache
 def all_decoders() -> dict[str, Decoder]:
     """Every decoder by format name, discovered from this package's modules."""
-    decoders: dict[str, Decoder] = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):  # shared helpers, not a format
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        name = getattr(module, "FORMAT", None)
-        if not isinstance(name, str) or not callable(getattr(module, "decode", None)):
-            raise TypeError(f"{module.__name__} must define FORMAT and decode()")
-        if name in decoders:
-            raise ValueError(f"format {name!r} registered twice")
-        decoders[name] = module.decode
+    modules = discover(__name__, __path__, "FORMAT", ("decode",), "format")
+    decoders: dict[str, Decoder] = {name: module.decode for name, module in modules.items()}
     return decoders

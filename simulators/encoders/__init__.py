@@ -13,12 +13,11 @@ topic names the kind where the format itself does not.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from citydata.discovery import discover
 from citydata.routes import Route
 from simulators.faults import Outgoing, malform
 
@@ -45,19 +44,9 @@ class Encoder:
 @cache
 def all_encoders() -> dict[str, Encoder]:
     """Every encoder by format name, discovered from this package's modules."""
-    encoders: dict[str, Encoder] = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):  # shared helpers, not a format
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        name = getattr(module, "FORMAT", None)
-        if not isinstance(name, str) or not all(
-            callable(getattr(module, f, None)) for f in ("encode", "routes")
-        ):
-            raise TypeError(f"{module.__name__} must define FORMAT, encode() and routes()")
-        if name in encoders:
-            raise ValueError(f"format {name!r} registered twice")
-        encoders[name] = Encoder(
+    modules = discover(__name__, __path__, "FORMAT", ("encode", "routes"), "format")
+    return {
+        name: Encoder(
             name,
             module.encode,
             module.routes,
@@ -65,7 +54,8 @@ def all_encoders() -> dict[str, Encoder]:
             kinds=tuple(getattr(module, "KINDS", ())),
             timed=getattr(module, "TIMED", True),
         )
-    return encoders
+        for name, module in modules.items()
+    }
 
 
 def encode(m: Outgoing, fmt: str = "native") -> tuple[str, bytes]:

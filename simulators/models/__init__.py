@@ -9,11 +9,10 @@ reproduces a run exactly.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import random
 from functools import cache
 
+from citydata.discovery import discover
 from citydata.kinds import all_kinds
 from simulators.models._common import Model, daily
 from simulators.sensor import SimSensor
@@ -24,17 +23,8 @@ __all__ = ["Model", "all_models", "generic", "model_for"]
 @cache
 def all_models() -> dict[str, Model]:
     """Every model by kind name, discovered from this package's modules."""
-    models: dict[str, Model] = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):  # shared helpers, not a model
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        kind = getattr(module, "KIND", None)
-        if not isinstance(kind, str) or not callable(getattr(module, "readings", None)):
-            raise TypeError(f"{module.__name__} must define KIND and readings()")
-        if kind in models:
-            raise ValueError(f"kind {kind!r} modelled twice")
-        models[kind] = module.readings
+    modules = discover(__name__, __path__, "KIND", ("readings",), "kind")
+    models: dict[str, Model] = {kind: module.readings for kind, module in modules.items()}
     return models
 
 
