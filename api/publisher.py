@@ -20,9 +20,8 @@ from typing import Annotated, Any
 
 import paho.mqtt.client as mqtt
 from fastapi import Depends, Request
-from paho.mqtt.reasoncodes import ReasonCode
 
-from citydata.mqtt import close, make_client, received_properties, refused
+from citydata.mqtt import Refusals, close, make_client, received_properties
 from citydata.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,9 +47,8 @@ class Publisher:
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = self._on_publish
-        self._refused: dict[int, ReasonCode] = {}  # mid -> reason, for PUBACKs that refused
-        self._lock = threading.Lock()
+        self._refusals = Refusals()
+        self.client.on_publish = self._refusals.on_publish
         self._closing = False
 
     @property
@@ -92,24 +90,13 @@ class Publisher:
             published = info.is_published()
         except (RuntimeError, ValueError) as exc:  # not queued: the connection just dropped
             raise BrokerUnavailable(str(exc)) from None
-        with self._lock:
-            refused = self._refused.pop(info.mid, None)
+        refused = self._refusals.take(info.mid)
         if not published:
             raise BrokerUnavailable(
                 f"the MQTT broker did not acknowledge within {self.ack_timeout_s:g}s"
             )
         if refused is not None:
             raise BrokerUnavailable(f"the MQTT broker refused the message on {topic}: {refused}")
-
-    def _on_publish(
-        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
-    ) -> None:
-        # Runs before the waiting request wakes, so the reason is there when it looks.
-        with self._lock:
-            if refused(reason):
-                self._refused[mid] = reason
-            else:  # a refusal that came after its request gave up must not stick to the mid
-                self._refused.pop(mid, None)
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any

@@ -4,6 +4,7 @@ program shares (the receive-time user property, "no matching subscribers")."""
 from __future__ import annotations
 
 import struct
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +14,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 _PUBACK = struct.Struct("!BBH")  # fixed header 0x40, remaining length 2, packet id
 
@@ -55,6 +57,29 @@ def refused(reason: Any) -> bool:
     """True for a PUBACK reason saying the message will not reach a subscriber: a failure,
     or "no matching subscribers" (the broker then drops it)."""
     return bool(reason.is_failure) or reason.value == NO_MATCHING_SUBSCRIBERS
+
+
+class Refusals:
+    """Which published messages the broker refused, by message id. `on_publish` is the paho
+    callback: paho calls it before it marks the message published, so whoever sees the message
+    published finds its reason here with `take(mid)` (None when the broker took it)."""
+
+    def __init__(self) -> None:
+        self._reasons: dict[int, ReasonCode] = {}
+        self._lock = threading.Lock()
+
+    def on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
+    ) -> None:
+        with self._lock:
+            if refused(reason):
+                self._reasons[mid] = reason
+            else:  # a refusal nobody took must not stick to a reused message id
+                self._reasons.pop(mid, None)
+
+    def take(self, mid: int) -> ReasonCode | None:
+        with self._lock:
+            return self._reasons.pop(mid, None)
 
 
 def make_client(

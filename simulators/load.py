@@ -68,7 +68,7 @@ def run_load(
     latency: list[float] = []
 
     def on_publish(c: Any, u: Any, mid: int, reason: Any, props: Any) -> None:
-        pub.on_publish(c, u, mid, reason, props)  # refusals are still counted
+        pub.refusals.on_publish(c, u, mid, reason, props)  # refusals are still counted
         now, t0 = time.perf_counter(), started.pop(mid, None)
         if t0 is None:
             early[mid] = now

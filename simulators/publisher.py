@@ -7,12 +7,10 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.reasoncodes import ReasonCode
 
-from citydata.mqtt import NO_MATCHING_SUBSCRIBERS, close, connect, make_client, refused
+from citydata.mqtt import NO_MATCHING_SUBSCRIBERS, Refusals, close, connect, make_client
 from citydata.settings import Settings
 from simulators import encoders
 from simulators.faults import FaultInjector, FaultRates, Outgoing
@@ -83,7 +81,8 @@ class Publisher:
         )
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
-        self.client.on_publish = self.on_publish
+        self.refusals = Refusals()
+        self.client.on_publish = self.refusals.on_publish
         connect(self.client, host, port)
         self.window = window
         self.patience_s = patience_s
@@ -92,19 +91,7 @@ class Publisher:
         self.pending: list[tuple[mqtt.MQTTMessageInfo, str, bytes]] = []
         self.acked = 0
         self.refused = 0
-        self._reasons: dict[int, ReasonCode] = {}  # mid -> reason of a refusing PUBACK
-        self._lock = threading.Lock()
         self._unheard_since: float | None = None  # first "no subscribers" of the current run
-
-    def on_publish(
-        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
-    ) -> None:
-        # Runs before the message is marked published, so collect() sees the reason.
-        with self._lock:
-            if refused(reason):
-                self._reasons[mid] = reason
-            else:
-                self._reasons.pop(mid, None)
 
     def send(self, messages: Iterable[tuple[str, bytes]]) -> None:
         for topic, body in messages:
@@ -123,8 +110,7 @@ class Publisher:
             if not info.is_published():
                 still.append(entry)
                 continue
-            with self._lock:
-                reason = self._reasons.pop(info.mid, None)
+            reason = self.refusals.take(info.mid)
             if reason is None or (
                 not self.resend_unheard and reason.value == NO_MATCHING_SUBSCRIBERS
             ):
