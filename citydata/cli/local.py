@@ -128,8 +128,8 @@ class Children:
                     child.wait()
 
 
-def _backfill(children: Children, stop: threading.Event, days: float, marker: Path) -> bool:
-    """Publish the fleet's last `days` through the collector; True once complete."""
+def _backfill(children: Children, stop: threading.Event, days: float, marker: Path) -> None:
+    """Publish the fleet's last `days` through the collector; `marker` records a complete one."""
     print(
         f"First start: backfilling the last {days:g} days of the simulated fleet "
         f"(a reading every {BACKFILL_INTERVAL_S / 60:g} min per sensor) through the collector.",
@@ -146,21 +146,20 @@ def _backfill(children: Children, stop: threading.Event, days: float, marker: Pa
     )
     while child.poll() is None:
         if stop.wait(0.2):
-            return False
+            return
         problem = children.exited("collector", "api")
         if problem:
             print(f"{problem}; stopping", file=sys.stderr)
             stop.set()
-            return False
+            return
     if child.returncode != 0:
         print("the backfill failed (see above); going live without it", file=sys.stderr)
-        return False
+        return
     marker.write_text(
         json.dumps({"days": days, "interval_s": BACKFILL_INTERVAL_S, "finished": time.time()}),
         encoding="utf-8",
     )
     print(f"Backfill done in {time.monotonic() - started:.1f} s; going live.", flush=True)
-    return True
 
 
 def run_local(
@@ -185,29 +184,28 @@ def run_local(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    children = Children({})
+    settings = settings.model_copy(
+        update={
+            "mqtt_url": f"mqtt://127.0.0.1:{mqtt_port}",
+            "influx_url": f"http://127.0.0.1:{influx_port}",
+        }
+    )
+    children = Children({**os.environ, **settings.env()})
+    children.env.pop("CITYDATA_CONFIG", None)  # children get every setting explicitly
     try:
         services.append(mosquitto(base / "mosquitto", mqtt_port, persistence=True).start())
         services.append(influxdb(base / "influxdb", influx_port).start())
-        settings = settings.model_copy(
-            update={
-                "mqtt_url": f"mqtt://127.0.0.1:{mqtt_port}",
-                "influx_url": f"http://127.0.0.1:{influx_port}",
-            }
-        )
         marker = base / BACKFILL_DONE
         backfill = backfill_days > 0 and not (marker.exists() and has_readings(settings))
         with Registry.from_settings(settings) as registry:
             register_fleet(registry, LAM_PHAYA)  # the collector quarantines unknown sensors
-        children.env = {**os.environ, **settings.env()}
-        children.env.pop("CITYDATA_CONFIG", None)  # children get every setting explicitly
         children.start("collector", "collector")
         children.start("api", "api", "--port", str(api_port))
         stop.wait(2.0)  # let the collector subscribe before the first readings go out
         print(_banner(settings, mqtt_port, influx_port, api_port, base), flush=True)
         if backfill and not stop.is_set():
             _backfill(children, stop, backfill_days, marker)
-        elif backfill_days > 0:
+        elif backfill_days > 0 and not stop.is_set():
             print(f"Keeping the readings already in {base}; no backfill; going live.", flush=True)
         if not stop.is_set():
             children.start("simulator", "simulate", "--interval", f"{interval_s:g}")
