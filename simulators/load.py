@@ -85,18 +85,14 @@ def run_load(
                 now = time.time()
                 topic, body = encode(Outgoing(s, now, model_for(s.kind)(s, now, rng)))
                 t0 = time.perf_counter()
-                info = pub.client.publish(topic, body, qos=1)
+                info = pub.publish(topic, body)
                 done = early.pop(info.mid, None)
                 if done is None:
                     started[info.mid] = t0
                 else:
                     latency.append((done - t0) * 1000)
-                pub.pending.append((info, topic, body))
                 sent += 1
-            pub.collect()
-            while len(pub.pending) > pub.window:
-                pub.pending[0][0].wait_for_publish(timeout=30)
-                pub.collect()
+            pub.keep_window()
             time.sleep(TICK_S)
     finally:
         acked = pub.close()

@@ -93,9 +93,19 @@ class Publisher:
         self.refused = 0
         self._unheard_since: float | None = None  # first "no subscribers" of the current run
 
+    def publish(self, topic: str, body: bytes) -> mqtt.MQTTMessageInfo:
+        """Publish one message at QoS 1, kept pending until the broker acknowledges it."""
+        info = self.client.publish(topic, body, qos=1)
+        self.pending.append((info, topic, body))
+        return info
+
     def send(self, messages: Iterable[tuple[str, bytes]]) -> None:
         for topic, body in messages:
-            self.pending.append((self.client.publish(topic, body, qos=1), topic, body))
+            self.publish(topic, body)
+        self.keep_window()
+
+    def keep_window(self) -> None:
+        """Count acknowledgements, waiting while more than `window` messages are unacknowledged."""
         self.collect()
         while len(self.pending) > self.window and not self.stop.is_set():
             self.pending[0][0].wait_for_publish(timeout=30)
@@ -140,7 +150,7 @@ class Publisher:
         if self.stop.wait(min(1.0, 0.05 + (now - self._unheard_since) / 10)):
             return
         for topic, body in messages:
-            self.pending.append((self.client.publish(topic, body, qos=1), topic, body))
+            self.publish(topic, body)
 
     def close(self) -> int:
         """Wait for the outstanding acknowledgements, disconnect; how many were acknowledged."""
