@@ -88,3 +88,19 @@ def left_running(processes: list[psutil.Process], timeout: float = 15.0) -> list
     helpers (multiprocessing's fork server) exit a moment after it, once they see it gone."""
     _, alive = psutil.wait_procs(processes, timeout=timeout)
     return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def make_station(sid: str, kind: str = "air", zone: str = "town", **fields: Any) -> Sensor:
+    """A registry sensor for the API and judgment tests: named in Thai and English after its id,
+    placed in Lam Phaya, site "lab", plus any other `fields` (thresholds=..., meta=...)."""
+    return Sensor(
+        id=sid,
+        kind=kind,
+        name_th=f"สถานี {sid}",
+        name_en=f"Station {sid}",
+        latitude=14.0,
+        longitude=100.15,
+        zone=zone,
+        site="lab",
+        **fields,
+    )

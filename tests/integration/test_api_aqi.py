@@ -15,31 +15,19 @@ import pytest
 from api.app import create_app
 from citydata.influx import InfluxClient
 from citydata.lineprotocol import encode_point
-from citydata.registry import Registry, Sensor
+from citydata.registry import Registry
 from citydata.settings import Settings, load_settings
 from citydata.timeutil import parse_rfc3339
 from tests.apiclient import PROBLEM, TestClient, problem
+from tests.helpers import make_station
 
 pytestmark = pytest.mark.integration
+
 
 H = 3600 * 1_000_000_000
 MIN = 60 * 1_000_000_000
 END = parse_rfc3339("2026-01-31T12:00:00Z")  # 19:00 ICT
 AT = "2026-01-31T12:00:00Z"
-
-
-def _sensor(sid: str, kind: str = "air", zone: str = "town", **fields: Any) -> Sensor:
-    return Sensor(
-        id=sid,
-        kind=kind,
-        name_th=f"สถานี {sid}",
-        name_en=f"Station {sid}",
-        latitude=14.0,
-        longitude=100.15,
-        zone=zone,
-        site="lab",
-        **fields,
-    )
 
 
 class Air:
@@ -67,10 +55,10 @@ def settings(influx: InfluxClient, tmp_path: Path) -> Settings:
     with Registry.from_settings(settings) as registry:
         registry.upsert_many(
             [
-                *(_sensor(f"air-{n}") for n in range(1, 7)),
-                _sensor("air-7", zone="north"),
-                _sensor("air-8", status="retired"),
-                _sensor("water-1", kind="water"),
+                *(make_station(f"air-{n}") for n in range(1, 7)),
+                make_station("air-7", zone="north"),
+                make_station("air-8", status="retired"),
+                make_station("water-1", kind="water"),
             ]
         )
     return settings

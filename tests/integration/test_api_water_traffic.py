@@ -16,36 +16,24 @@ from citydata.lineprotocol import encode_point
 from citydata.registry import Registry, Sensor
 from citydata.settings import Settings, load_settings
 from tests.apiclient import TestClient, problem
+from tests.helpers import make_station
 
 pytestmark = pytest.mark.integration
+
 
 MIN = 60 * 1_000_000_000
 LEVELS = {"watch": 1.8, "warning": 2.0, "critical": 2.1, "bank": 2.4}
 
 
-def _sensor(sid: str, kind: str, **fields: Any) -> Sensor:
-    return Sensor(
-        id=sid,
-        kind=kind,
-        name_th=f"สถานี {sid}",
-        name_en=f"Station {sid}",
-        latitude=14.0,
-        longitude=100.15,
-        zone=fields.pop("zone", "town"),
-        site="lab",
-        **fields,
-    )
-
-
 def _water(sid: str, water_class: str | None = "3", **fields: Any) -> Sensor:
     meta = {"water_class": water_class} if water_class is not None else {}
-    return _sensor(sid, "water", meta=meta, **fields)
+    return make_station(sid, "water", meta=meta, **fields)
 
 
 def _traffic(sid: str, free_flow: float | None = 60.0, **thresholds: dict[str, float]) -> Sensor:
     if free_flow is not None:
         thresholds["speed"] = {"free_flow": free_flow}
-    return _sensor(sid, "traffic", thresholds=thresholds)
+    return make_station(sid, "traffic", thresholds=thresholds)
 
 
 @pytest.fixture
@@ -63,7 +51,7 @@ def client(influx: InfluxClient, tmp_path: Path) -> Iterator[TestClient]:
                 _water("water-5", "III"),
                 _water("water-6", thresholds={"level": {"critical": 2.1}}),
                 _water("water-7", thresholds={"level": {"watch": 2.0, "warning": 1.9}}),
-                _sensor("air-1", "air"),
+                make_station("air-1", "air"),
                 *(_traffic(f"traffic-{n}") for n in range(1, 7)),
                 _traffic("traffic-7", None),
                 _traffic("traffic-8"),

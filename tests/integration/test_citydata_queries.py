@@ -21,7 +21,7 @@ from citydata.readings.hourly import HOUR_NS, hourly_means
 from citydata.readings.last_seen import heard
 from citydata.readings.latest import LatestCache, latest_readings
 from citydata.readings.ranges import MAX_POINTS, Every, sensor_range
-from citydata.registry import Registry, Sensor
+from citydata.registry import Registry
 from citydata.settings import Settings, load_settings
 from citydata.stations.aqi import aqi_history, aqi_now
 from citydata.stations.base import sensor_of_kind
@@ -29,34 +29,24 @@ from citydata.stations.traffic import traffic_now
 from citydata.stations.water import water_now
 from citydata.timeutil import parse_rfc3339
 from tests.apiclient import TestClient
+from tests.helpers import make_station
 
 pytestmark = pytest.mark.integration
+
 
 MIN = 60 * 1_000_000_000
 END = parse_rfc3339("2026-01-31T12:00:00Z")
 AT = "2026-01-31T12:00:00Z"
 
 
-def _sensor(sid: str, kind: str, **fields: Any) -> Sensor:
-    return Sensor(
-        id=sid,
-        kind=kind,
-        name_th=f"สถานี {sid}",
-        name_en=f"Station {sid}",
-        latitude=14.0,
-        longitude=100.15,
-        zone="town",
-        site="lab",
-        **fields,
-    )
-
-
 SENSORS = [
-    _sensor("air-1", "air"),
-    _sensor("air-2", "air"),
-    _sensor("water-1", "water", meta={"water_class": "3"}, thresholds={"level": {"watch": 1.8}}),
-    _sensor("traffic-1", "traffic", thresholds={"speed": {"free_flow": 60.0}}),
-    _sensor("traffic-2", "traffic"),
+    make_station("air-1", "air"),
+    make_station("air-2", "air"),
+    make_station(
+        "water-1", "water", meta={"water_class": "3"}, thresholds={"level": {"watch": 1.8}}
+    ),
+    make_station("traffic-1", "traffic", thresholds={"speed": {"free_flow": 60.0}}),
+    make_station("traffic-2", "traffic"),
 ]
 
 
