@@ -277,6 +277,8 @@ def absolute_path(path: Path | str, cwd: Path | None = None) -> Path:
 
 def _absolute_sqlite_url(url: str, cwd: Path) -> str:
     """A SQLite URL naming a relative file, made absolute; any other URL unchanged."""
+    if not url:  # the default: registry.db in data_dir, already absolute
+        return url
     from sqlalchemy.engine import make_url  # only when a URL is set: commands start faster
     from sqlalchemy.exc import ArgumentError
 
@@ -298,9 +300,7 @@ def _absolute_paths(settings: Settings, cwd: Path) -> Settings:
     return settings.model_copy(
         update={
             "data_dir": absolute_path(settings.data_dir, cwd),
-            "registry_url": _absolute_sqlite_url(settings.registry_url, cwd)
-            if settings.registry_url
-            else "",
+            "registry_url": _absolute_sqlite_url(settings.registry_url, cwd),
         }
     )
 
