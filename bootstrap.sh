@@ -44,6 +44,9 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   python3 -m venv .venv
   # --no-compile: Python compiles what it imports when it first imports it; compiling every
   # installed file up front took a third of the install (20 of 56 s here).
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-compile -c constraints.txt -e '.[dev]'
+  # URLLIB3_NO_OVERRIDE and a source build of urllib3-future (grafana-client's HTTP stack) keep
+  # it from replacing the real urllib3 that other packages import (its maintainers' advice).
+  URLLIB3_NO_OVERRIDE=1 .venv/bin/python -m pip install -q --disable-pip-version-check \
+    --no-compile --no-binary urllib3-future -c constraints.txt -e '.[dev]'
   echo "$want" > "$stamp"
 fi

@@ -12,11 +12,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from citydata.cli import api, collector, db, deadletters, keys, local, sensors, simulate
+from citydata.cli import (
+    api,
+    collector,
+    dashboards,
+    db,
+    deadletters,
+    derive,
+    keys,
+    local,
+    sensors,
+    simulate,
+)
 from citydata.cli._common import SETTINGS_HELP
 
 # In the order `citydata --help` lists them.
-GROUPS = (collector, db, simulate, local, deadletters, api, sensors, keys)
+GROUPS = (collector, db, simulate, local, deadletters, api, sensors, keys, derive, dashboards)
 
 
 def build_parser() -> argparse.ArgumentParser:
