@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from citydata.cli import dashboards_push
+
 if TYPE_CHECKING:
     from citydata.cli._common import Subparsers
     from citydata.settings import Settings
@@ -19,13 +21,8 @@ def add_commands(subparsers: Subparsers) -> None:
     sub = p.add_subparsers(dest="dashboards_command", required=True, metavar="ACTION")
     b = sub.add_parser("build", help="write every dashboard's JSON into dashboards/json/")
     b.set_defaults(func=cmd_build)
-    push = sub.add_parser("push", help="upload every dashboard to a running Grafana")
-    push.set_defaults(func=cmd_push)
+    dashboards_push.add_command(sub)
 
 
 def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
-    raise NotImplementedError("being built (issue 12)")
-
-
-def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
     raise NotImplementedError("being built (issue 12)")
