@@ -22,6 +22,7 @@ from citydata.influx import InfluxClient
 from citydata.kinds import all_kinds
 from citydata.settings import Settings, load_settings
 from collector.service import Collector
+from tests.city import City, build_city
 from tests.helpers import register, running_collector
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -128,3 +129,22 @@ def collector(registered: Settings) -> Iterator[Collector]:
     registered."""
     with running_collector(registered) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def city(
+    influx_server: services.InfluxService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[City]:
+    """The simulated Lam Phaya fleet's last 2 days, ingested through a real broker and
+    collector, with dead letters, health points and derived series (tests/city.py). Shared by
+    the session: read it, do not write to it."""
+    _need("mosquitto")
+    workdir = tmp_path_factory.mktemp("city")
+    server = services.mosquitto(workdir / "mosquitto").start()
+    client = InfluxClient(influx_server.url, f"city_{uuid.uuid4().hex[:12]}")
+    client.create_database()
+    try:
+        yield build_city(server, client, workdir / "var")
+    finally:
+        client.close()
+        server.stop()

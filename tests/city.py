@@ -1,0 +1,98 @@
+"""The simulated city for tests that need realistic history: the Lam Phaya fleet's last 2 days
+ingested through a real broker and collector, a few dead letters, the collector's health
+points, and the derived series computed over the same 2 days.
+
+Built once per session (per xdist worker) by the `city` fixture in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from citydata import services
+from citydata.health import MEASUREMENT as HEALTH
+from citydata.influx import InfluxClient
+from citydata.registry import Registry
+from citydata.settings import Settings, load_settings
+from simulators.fleet import LAM_PHAYA
+from simulators.publisher import backfill
+from simulators.registration import register_fleet
+from tests.helpers import publish_all, running_collector, wait_for
+
+log = logging.getLogger(__name__)
+DAYS = 2
+INTERVAL_S = 300  # the simulator's backfill interval in `citydata local`
+SEED = 12
+_NS = 1_000_000_000
+
+# Messages the collector must dead-letter, two reasons: (topic, payload).
+INVALID: tuple[tuple[str, bytes], ...] = (
+    ("sensors/air/lp-air-01", b"not json"),
+    ("sensors/water/lp-water-01", b"{"),
+    ("sensors/air/lp-air-02", json.dumps({"ts": 4_000_000_000, "pm25": 12.0}).encode()),
+)
+INVALID_REASONS = {"undecodable": 2, "future_timestamp": 1}
+
+
+@dataclass(frozen=True)
+class City:
+    """The simulated city: settings (registry, data dir, InfluxDB database, broker) and the
+    span its readings cover, (start_ns, end_ns], end a whole 5 minutes (the last round)."""
+
+    settings: Settings
+    influx: InfluxClient
+    start_ns: int
+    end_ns: int
+
+
+def city_settings(
+    broker: services.MosquittoService, influx: InfluxClient, data_dir: Path
+) -> Settings:
+    """Settings for the city's collector, registry and derived series."""
+    return load_settings(
+        {},
+        mqtt_url=broker.url,
+        mqtt_client_id=f"city-collector-{uuid.uuid4().hex[:8]}",
+        influx_url=influx.url,
+        influx_db=influx.database,
+        data_dir=data_dir,
+        collector_flush_interval_s=0.05,
+        collector_health_interval_s=0.2,
+        registry_refresh_s=0.3,
+    )
+
+
+def _health_points(influx: InfluxClient) -> int:
+    rows = influx.records(f'SELECT count("written") FROM "{HEALTH}"')
+    return int(rows[0]["count"]) if rows else 0
+
+
+def ingest(settings: Settings, influx: InfluxClient, end_s: int) -> None:
+    """The fleet's `DAYS` before `end_s` and the invalid messages, through a real collector."""
+    with Registry.from_settings(settings) as registry:
+        register_fleet(registry, LAM_PHAYA)
+    with running_collector(settings) as c:
+        acked = backfill(
+            settings, LAM_PHAYA, days=DAYS, interval_s=INTERVAL_S, seed=SEED, end=end_s
+        )
+        publish_all(settings.mqtt_url, list(INVALID))
+        dead = sum(INVALID_REASONS.values())
+        wait_for(lambda: c.stats.written == acked, what="the city's readings stored")
+        wait_for(lambda: c.stats.dead_lettered == dead, what="the city's dead letters")
+        wait_for(lambda: _health_points(influx) >= 2, what="the collector's health points")
+
+
+def build_city(broker: services.MosquittoService, influx: InfluxClient, data_dir: Path) -> City:
+    """Ingest the city (the derived series follow once citydata.derived exists)."""
+    started = time.monotonic()
+    settings = city_settings(broker, influx, data_dir)
+    end_s = int(time.time()) // INTERVAL_S * INTERVAL_S
+    ingest(settings, influx, end_s)
+    city = City(settings, influx, (end_s - DAYS * 86_400) * _NS, end_s * _NS)
+    log.info("built the simulated city in %.1f s", time.monotonic() - started)
+    return city
