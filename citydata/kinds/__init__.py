@@ -21,7 +21,8 @@ class Metric:
     unit: str
     min: float
     max: float
-    description: str = ""
+    description: str = ""  # English; dashboards use it as the metric's English title
+    title_th: str = ""  # Thai title for dashboards and pages
 
     def check(self, value: float) -> str | None:
         """None when `value` is plausible, else why not."""
@@ -41,6 +42,8 @@ class Kind:
     name: str
     description: str
     metrics: tuple[Metric, ...]
+    title_en: str = ""  # short titles for dashboards and pages ("Air quality")
+    title_th: str = ""
     # A sensor of this kind that has sent nothing for this long is reported offline.
     offline_after_s: float = 900.0
     by_name: dict[str, Metric] = field(init=False, repr=False, compare=False)

@@ -1,0 +1,235 @@
+"""What every dashboard shares: the datasource, time zone, Thai-with-English titles, template
+variables, units, the official colours, and small panel builders with those defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+
+from citydata.aqi import AQI_BANDS
+from citydata.aqi import LEVELS as AQI_LEVELS
+from citydata.kinds import Kind, Metric
+from citydata.traffic import LEVELS as TRAFFIC_LEVELS
+from citydata.water import STATUS_WORDS
+from dashboards.influxql import InfluxQL
+
+DATASOURCE_UID = "citydata-influxdb"  # dashboards/provisioning/datasources/citydata.yaml
+DATASOURCE = dm.DataSourceRef(type_val="influxdb", uid=DATASOURCE_UID)
+TIMEZONE = "Asia/Bangkok"
+TAGS = ["citydata"]
+GREY = "#8E8E8E"  # offline, no data: never a colour a current value can have
+# Water status colours, normal to overflow (DOMAIN.md section 3 names the statuses).
+WATER_COLOURS = ("#00B050", "#FFD700", "#FF8C00", "#E00000", "#7030A0")
+
+# Grafana unit ids for the kinds' units; anything else is shown as a suffix.
+UNITS = {
+    "°C": "celsius",
+    "%": "percent",
+    "km/h": "velocitykmh",
+    "m³/s": "flowcms",
+    "ppm": "ppm",
+    "ppb": "ppb",
+    "s": "s",
+    "": "none",
+}
+Targets = Sequence[cogbuilder.Builder[cogvariants.Dataquery]]
+Panel = cogbuilder.Builder[dm.Panel]
+
+
+def title(th: str, en: str) -> str:
+    """Thai first, English after: every title and legend the operators read."""
+    return f"{th} · {en}"
+
+
+def unit(metric: Metric, datum: bool = False) -> str:
+    """The Grafana unit of a metric; a water level is in metres above the datum (m MSL)."""
+    if datum:
+        return "suffix: m MSL"
+    return UNITS.get(metric.unit, f"suffix: {metric.unit}")
+
+
+def metric_title(metric: Metric) -> str:
+    return title(metric.title_th, metric.description)
+
+
+def kind_title(kind: Kind) -> str:
+    return title(kind.title_th, kind.title_en)
+
+
+def query(text: str, ref_id: str = "A", alias: str | None = None) -> InfluxQL:
+    q = InfluxQL(text).ref_id(ref_id).datasource(DATASOURCE)
+    return q.alias(alias) if alias is not None else q
+
+
+def table_query(text: str, ref_id: str = "A") -> InfluxQL:
+    return query(text, ref_id).result_format("table")
+
+
+def new_dashboard(uid: str, th: str, en: str, description: str) -> db.Dashboard:
+    """A dashboard with the house defaults: Bangkok time, last 24 h, refresh every minute."""
+    return (
+        db.Dashboard(title(th, en))
+        .uid(uid)
+        .description(description)
+        .tags(TAGS)
+        .timezone(TIMEZONE)
+        .time("now-24h", "now")
+        .refresh("1m")
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        .week_start("monday")
+    )
+
+
+# --- template variables ---------------------------------------------------------------------
+
+
+def zone_variable() -> db.QueryVariable:
+    """Zones of every registered station (from the station snapshot), several at once."""
+    return _variable(
+        "zone", title("พื้นที่", "Zone"), 'SHOW TAG VALUES FROM "city_station" WITH KEY = "zone"'
+    )
+
+
+def sensor_variable(measurement: str, multi: bool = True) -> db.QueryVariable:
+    """The sensors of a measurement in the chosen zones."""
+    q = f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "sensor_id" WHERE "zone" =~ /^$zone$/'
+    return _variable("sensor", title("สถานี", "Sensor"), q, multi=multi)
+
+
+def _variable(name: str, label: str, q: str, multi: bool = True) -> db.QueryVariable:
+    v = (
+        db.QueryVariable(name)
+        .label(label)
+        .query(q)
+        .datasource(DATASOURCE)
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+        .multi(multi)
+    )
+    return v.include_all(True) if multi else v
+
+
+# --- colours and value mappings ---------------------------------------------------------------
+
+
+def steps(base: str, *edges: tuple[float, str]) -> db.ThresholdsConfig:
+    """Absolute thresholds: `base` colour below the first edge, then each (edge, colour)."""
+    rows = [dm.Threshold(value=None, color=base)]
+    rows += [dm.Threshold(value=v, color=c) for v, c in edges]
+    return db.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(rows)
+
+
+def aqi_thresholds() -> db.ThresholdsConfig:
+    """The PCD colour of each AQI band (0-25 blue ... 201- red)."""
+    edges = [(float(band.lo), AQI_LEVELS[n].hex) for n, band in enumerate(AQI_BANDS, 1)][1:]
+    return steps(AQI_LEVELS[1].hex, *edges)
+
+
+def mapping(value: int, text: str, colour: str) -> dm.ValueMap:
+    return dm.ValueMap(options={str(value): dm.ValueMappingResult(text=text, color=colour)})
+
+
+def aqi_level_mappings() -> list[dm.ValueMapping]:
+    return [
+        mapping(n, title(level.name_th, level.name_en), level.hex)
+        for n, level in AQI_LEVELS.items()
+    ]
+
+
+def water_status_mappings(offset: int = 0) -> list[dm.ValueMapping]:
+    """status_rank 0-4 (or `state` 1-5 with offset 1) to its words and colour."""
+    return [
+        mapping(rank + offset, title(*words), WATER_COLOURS[rank])
+        for rank, words in enumerate(STATUS_WORDS.values())
+    ]
+
+
+def traffic_mappings(offset: int = 0) -> list[dm.ValueMapping]:
+    """severity 0-3 (or `state` 1-4 with offset 1) to its words and colour."""
+    return [
+        mapping(severity + offset, title(th, en), hex_)
+        for severity, _colour, hex_, th, en in TRAFFIC_LEVELS.values()
+    ]
+
+
+def offline_mapping() -> dm.ValueMapping:
+    return mapping(0, title("ออฟไลน์ / ไม่มีข้อมูล", "Offline / no data"), GREY)
+
+
+def colour_by_thresholds() -> db.FieldColor:
+    return db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS)
+
+
+# --- panels -----------------------------------------------------------------------------------
+
+
+def timeseries_panel(name: str, targets: Targets, unit_: str, height: int = 8) -> timeseries.Panel:
+    """Lines, the legend as a table with last and mean, no data shown as "no data"."""
+    return (
+        timeseries.Panel()
+        .title(name)
+        .datasource(DATASOURCE)
+        .targets(list(targets))
+        .unit(unit_)
+        .height(height)
+        .span(12)
+        .no_value(title("ไม่มีข้อมูล", "No data"))
+        .legend(
+            cb.VizLegendOptions()
+            .display_mode(cm.LegendDisplayMode.TABLE)
+            .placement(cm.LegendPlacement.BOTTOM)
+            .show_legend(True)
+            .calcs(["lastNotNull", "mean", "max"])
+        )
+        .span_nulls(False)
+        .line_width(2)
+    )
+
+
+def stat_panel(name: str, targets: Targets, unit_: str) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(name)
+        .datasource(DATASOURCE)
+        .targets(list(targets))
+        .unit(unit_)
+        .height(6)
+        .span(24)
+        .no_value(title("ไม่มีข้อมูล", "No data"))
+        .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .graph_mode(cm.BigValueGraphMode.NONE)
+        .text_mode(cm.BigValueTextMode.VALUE_AND_NAME)
+    )
+
+
+def state_timeline_panel(name: str, targets: Targets) -> statetimeline.Panel:
+    return (
+        statetimeline.Panel()
+        .title(name)
+        .datasource(DATASOURCE)
+        .targets(list(targets))
+        .height(8)
+        .span(24)
+        .no_value(title("ไม่มีข้อมูล", "No data"))
+        .show_value(cm.VisibilityMode.NEVER)
+        .merge_values(True)
+    )
+
+
+def table_panel(name: str, targets: Targets) -> table.Panel:
+    return (
+        table.Panel()
+        .title(name)
+        .datasource(DATASOURCE)
+        .targets(list(targets))
+        .height(8)
+        .span(24)
+        .no_value(title("ไม่มีข้อมูล", "No data"))
+    )
