@@ -84,6 +84,14 @@ def new_dashboard(uid: str, th: str, en: str, description: str) -> db.Dashboard:
         .refresh("1m")
         .tooltip(dm.DashboardCursorSync.CROSSHAIR)
         .week_start("monday")
+        .link(
+            db.DashboardLink(title("แดชบอร์ดอื่น", "Other dashboards"))
+            .type(dm.DashboardLinkType.DASHBOARDS)
+            .tags(TAGS)
+            .as_dropdown(True)
+            .keep_time(True)
+            .include_vars(True)
+        )
     )
 
 

@@ -1,0 +1,255 @@
+"""City overview: the control room's first screen. Every station on a map in the colour of its
+state, the AQI of each air station now, the river against its lines, the roads now.
+
+Everything here reads the derived series (docs/derived.md), which hold the same judgments as
+the API: InfluxQL alone cannot compute a Thai AQI or a station's water status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from grafana_foundation_sdk.builders import bargauge, geomap
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import geomap as gm
+
+from citydata.kinds import all_kinds
+from dashboards.common import (
+    DATASOURCE,
+    Panel,
+    aqi_level_mappings,
+    aqi_thresholds,
+    colour_by_thresholds,
+    kind_title,
+    new_dashboard,
+    offline_mapping,
+    query,
+    stat_panel,
+    steps,
+    table_panel,
+    table_query,
+    timeseries_panel,
+    title,
+    traffic_mappings,
+    water_status_mappings,
+    zone_variable,
+)
+from dashboards.influxql import InfluxQL
+
+NAME = "overview"
+IN_ZONE = '"zone" =~ /^$zone$/'
+# Colours of each kind's `state` on the map (docs/derived.md: 0 offline, then its scale).
+STATE_MAPPINGS: dict[str, Callable[[], list[dm.ValueMapping]]] = {
+    "air": aqi_level_mappings,
+    "water": lambda: water_status_mappings(offset=1),
+    "traffic": lambda: traffic_mappings(offset=1),
+}
+
+
+def _stations(kind: str, ref: str) -> InfluxQL:
+    return table_query(
+        'SELECT last("latitude") AS "latitude", last("longitude") AS "longitude", '
+        'last("state") AS "state", last("online") AS "online", last("name_th") AS "name_th", '
+        'last("name_en") AS "name_en", last("age_s") AS "age_s" FROM "city_station" '
+        f'WHERE $timeFilter AND "kind" = \'{kind}\' AND {IN_ZONE} GROUP BY "sensor_id"',
+        ref,
+    )
+
+
+def _layer(kind: str, ref: str) -> cb.MapLayerOptions:
+    style = {
+        "color": {"field": "state", "fixed": "#8E8E8E"},
+        "size": {"fixed": 10, "min": 6, "max": 14},
+        "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
+        "text": {"field": "name_th", "mode": "field"},
+        "textConfig": {"fontSize": 11, "offsetY": -14, "textAlign": "center"},
+    }
+    return (
+        cb.MapLayerOptions()
+        .type("markers")
+        .name(kind_title(all_kinds()[kind]))
+        .config({"style": style, "showLegend": True})
+        .location(
+            cb.FrameGeometrySource()
+            .mode(cm.FrameGeometrySourceMode.COORDS)
+            .latitude("latitude")
+            .longitude("longitude")
+        )
+        .filter_data({"id": "byRefId", "options": ref})
+        .tooltip(True)
+    )
+
+
+def station_map() -> Panel:
+    """One marker layer per kind with a state scale; other kinds' stations are in the table."""
+    kinds = [k for k in STATE_MAPPINGS if k in all_kinds()]
+    refs = [chr(ord("A") + i) for i in range(len(kinds))]
+    panel = (
+        geomap.Panel()
+        .title(title("สถานีทั้งหมด ตามสถานะล่าสุด", "Every station by its current state"))
+        .description(
+            "Air: Thai AQI level in the PCD colours. Water: normal, watch, warning, critical, "
+            "overflowing. Traffic: congestion. Grey: offline or not judged."
+        )
+        .datasource(DATASOURCE)
+        .targets([_stations(k, r) for k, r in zip(kinds, refs, strict=True)])
+        .height(14)
+        .span(14)
+        .view(geomap.MapViewConfig().id("fit").all_layers(True).zoom(14).padding(10))
+        .controls(geomap.ControlsOptions().show_zoom(True).mouse_wheel_zoom(True))
+        .basemap(cb.MapLayerOptions().type("default").name(title("แผนที่", "Basemap")))
+        .layers([_layer(k, r) for k, r in zip(kinds, refs, strict=True)])
+        .tooltip(geomap.TooltipOptions().mode(gm.TooltipMode.DETAILS))
+    )
+    for kind, ref in zip(kinds, refs, strict=True):
+        mappings = [offline_mapping(), *STATE_MAPPINGS[kind]()]
+        panel = panel.override_by_query(
+            ref,
+            [
+                dm.DynamicConfigValue(id_val="mappings", value=mappings),
+                dm.DynamicConfigValue(
+                    id_val="color", value={"mode": dm.FieldColorModeId.THRESHOLDS}
+                ),
+            ],
+        )
+    return panel.unit("none")
+
+
+def aqi_now() -> Panel:
+    q = f'SELECT last("aqi") FROM "city_aqi" WHERE $timeFilter AND {IN_ZONE} GROUP BY "sensor_id"'
+    return (
+        bargauge.Panel()
+        .title(title("ดัชนีคุณภาพอากาศล่าสุด รายสถานี", "Thai AQI now, by station"))
+        .description("The AQI of the last whole hour (PCD method, 24 h PM averages).")
+        .datasource(DATASOURCE)
+        .targets([query(q, "A", "$tag_sensor_id")])
+        .unit("none")
+        .min(0)
+        .max(300)
+        .height(14)
+        .span(10)
+        .thresholds(aqi_thresholds())
+        .color_scheme(colour_by_thresholds())
+        .display_mode(cm.BarGaugeDisplayMode.BASIC)
+        .orientation(cm.VizOrientation.HORIZONTAL)
+        .show_unfilled(True)
+        .no_value(title("ไม่มีข้อมูล", "No data"))
+    )
+
+
+def stations_online() -> Panel:
+    q = (
+        'SELECT sum("online") AS "online", count("online") AS "stations" FROM '
+        '(SELECT last("online") AS "online" FROM "city_station" WHERE $timeFilter AND '
+        f'{IN_ZONE} GROUP BY "sensor_id")'
+    )
+    return (
+        stat_panel(title("สถานีออนไลน์", "Stations online"), [query(q, "A")], "none")
+        .span(6)
+        .height(5)
+        .color_mode(cm.BigValueColorMode.VALUE)
+        .thresholds(steps("#1F60C4"))
+    )
+
+
+def worst_aqi() -> Panel:
+    q = (
+        'SELECT max("aqi") FROM (SELECT last("aqi") AS "aqi" FROM "city_aqi" WHERE $timeFilter '
+        f'AND {IN_ZONE} GROUP BY "sensor_id")'
+    )
+    return (
+        stat_panel(title("AQI สูงสุดในเมือง", "Worst AQI in town"), [query(q, "A")], "none")
+        .span(6)
+        .height(5)
+        .thresholds(aqi_thresholds())
+        .color_scheme(colour_by_thresholds())
+    )
+
+
+def worst_water() -> Panel:
+    q = (
+        'SELECT max("status_rank") FROM (SELECT last("status_rank") AS "status_rank" FROM '
+        f'"city_water" WHERE $timeFilter AND {IN_ZONE} GROUP BY "sensor_id")'
+    )
+    return (
+        stat_panel(title("สถานะน้ำที่น่าห่วงที่สุด", "Worst river status"), [query(q, "A")], "none")
+        .span(6)
+        .height(5)
+        .mappings(water_status_mappings())
+    )
+
+
+def worst_traffic() -> Panel:
+    q = (
+        'SELECT max("severity") FROM (SELECT last("severity") AS "severity" FROM '
+        f'"city_traffic" WHERE $timeFilter AND {IN_ZONE} GROUP BY "sensor_id")'
+    )
+    return (
+        stat_panel(title("จุดที่รถติดที่สุด", "Worst congestion"), [query(q, "A")], "none")
+        .span(6)
+        .height(5)
+        .mappings(traffic_mappings())
+    )
+
+
+def river_levels() -> Panel:
+    lines = ", ".join(f'last("{t}") AS "{t}"' for t in ("watch", "warning", "critical", "bank"))
+    q = (
+        f'SELECT mean("level") AS "level", {lines} FROM "city_water" WHERE $timeFilter AND '
+        f'{IN_ZONE} GROUP BY time($__interval), "sensor_id" fill(none)'
+    )
+    dashed = [
+        dm.DynamicConfigValue(id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 6]}),
+        dm.DynamicConfigValue(id_val="custom.lineWidth", value=1),
+    ]
+    return (
+        timeseries_panel(
+            title(
+                "ระดับน้ำเทียบระดับเฝ้าระวัง เตือนภัย วิกฤต และตลิ่ง",
+                "River level against watch, warning, critical and bank",
+            ),
+            [query(q, "A", "$tag_sensor_id $col")],
+            "suffix: m MSL",
+        )
+        .span(24)
+        .override_by_regexp(".*(watch|warning|critical|bank)$", dashed)
+    )
+
+
+def road_status() -> Panel:
+    q = (
+        'SELECT last("severity") AS "severity", last("speed") AS "speed_kmh", '
+        'last("occupancy") AS "occupancy_pct" FROM "city_traffic" WHERE $timeFilter AND '
+        f'{IN_ZONE} GROUP BY "sensor_id"'
+    )
+    return (
+        table_panel(title("สภาพจราจรตอนนี้ รายจุด", "Roads now, by detector"), [table_query(q)])
+        .span(24)
+        .override_by_name(
+            "severity", [dm.DynamicConfigValue(id_val="mappings", value=traffic_mappings())]
+        )
+    )
+
+
+def dashboard() -> db.Dashboard:
+    d = new_dashboard(
+        "citydata-overview",
+        "ภาพรวมเมือง",
+        "City overview",
+        "Every station on the map by its state; air, river and roads now.",
+    ).with_variable(zone_variable())
+    for panel in (
+        stations_online(),
+        worst_aqi(),
+        worst_water(),
+        worst_traffic(),
+        station_map(),
+        aqi_now(),
+        river_levels(),
+        road_status(),
+    ):
+        d = d.with_panel(panel)
+    return d
