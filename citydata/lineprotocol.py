@@ -4,8 +4,9 @@ Measurements escape commas and spaces; tag keys, tag values and field keys escap
 equals signs and spaces. Quotes and non-ASCII text (Thai names) need no escaping. Line breaks
 cannot be represented, and InfluxDB reads a backslash before an escaped character differently
 in tag values and field keys (a field key of backslash and comma fails to parse), so both are
-refused. Fields are always floats: InfluxDB rejects a float after an integer in one field, and
-every metric is a float in this platform.
+refused. Numeric fields are always floats: InfluxDB rejects a float after an integer in one
+field, and every metric is a float in this platform. The few string fields (names and labels of
+the derived series, docs/derived.md) are quoted, with backslashes and double quotes escaped.
 """
 
 from __future__ import annotations
@@ -52,6 +53,18 @@ def format_float(value: float) -> str:
     return repr(float(value))
 
 
+def format_string(value: str) -> str:
+    """A string field value, quoted; line breaks cannot be carried."""
+    if "\n" in value or "\r" in value:
+        raise LineProtocolError(f"string field {value[:64]!r} contains a line break")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_field(value: float | str) -> str:
+    """A field value: a float, or a quoted string."""
+    return format_string(value) if isinstance(value, str) else format_float(value)
+
+
 # The same few names and sensor ids recur in every batch: escape each once.
 _measurement = lru_cache(maxsize=1024)(escape_measurement)
 _key = lru_cache(maxsize=65536)(escape_key)
@@ -60,12 +73,13 @@ _key = lru_cache(maxsize=65536)(escape_key)
 def encode_point(
     measurement: str,
     tags: Mapping[str, str],
-    fields: Mapping[str, float],
+    fields: Mapping[str, float | str],
     time_ns: int,
 ) -> str:
-    """One line, without its newline. Tags are sorted, as InfluxDB prefers."""
+    """One line, without its newline. Tags are sorted, as InfluxDB prefers; fields keep their
+    order (floats, or strings where a schema names them)."""
     if not fields:
         raise LineProtocolError("a point needs at least one field")
     tag_text = "".join(f",{_key(k, 'tag key')}={_key(tags[k], 'tag value')}" for k in sorted(tags))
-    field_text = ",".join(f"{_key(k, 'field key')}={format_float(v)}" for k, v in fields.items())
+    field_text = ",".join(f"{_key(k, 'field key')}={format_field(v)}" for k, v in fields.items())
     return f"{_measurement(measurement)}{tag_text} {field_text} {int(time_ns)}"

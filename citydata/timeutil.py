@@ -64,3 +64,21 @@ def as_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(
         microsecond=(ns % 1_000_000_000) // 1000
     )
+
+
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhdw])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_duration(text: str) -> int:
+    """A positive duration such as `2d`, `36h`, `90m`, `1h30m` or `1.5d` to ns."""
+    compact = text.strip().lower()
+    parts = _DURATION_PART.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(
+            f"{text[:64]!r} is not a duration (a number and a unit s, m, h, d or w: 2d, 36h, 90m)"
+        )
+    ns = sum(Decimal(n) * _UNIT_S[u] for n, u in parts) * 1_000_000_000
+    if ns <= 0:
+        raise ValueError(f"{text[:64]!r} is not a positive duration")
+    return int(ns)

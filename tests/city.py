@@ -1,6 +1,7 @@
 """The simulated city for tests that need realistic history: the Lam Phaya fleet's last 2 days
 ingested through a real broker and collector, a few dead letters, the collector's health
-points, and the derived series computed over the same 2 days.
+points, and the derived series computed over the same 2 days (the minute series every 5
+minutes, the simulator's backfill interval, as `citydata local` does).
 
 Built once per session (per xdist worker) by the `city` fixture in tests/conftest.py.
 """
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citydata import services
+from citydata.derived.backfill import backfill
+from citydata.derived.deriver import Deriver
 from citydata.health import MEASUREMENT as HEALTH
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
 from citydata.settings import Settings, load_settings
 from simulators.fleet import LAM_PHAYA
-from simulators.publisher import backfill
+from simulators.publisher import backfill as publish_backfill
 from simulators.registration import register_fleet
 from tests.helpers import publish_all, running_collector, wait_for
 
@@ -77,7 +80,7 @@ def ingest(settings: Settings, influx: InfluxClient, end_s: int) -> None:
     with Registry.from_settings(settings) as registry:
         register_fleet(registry, LAM_PHAYA)
     with running_collector(settings) as c:
-        acked = backfill(
+        acked = publish_backfill(
             settings, LAM_PHAYA, days=DAYS, interval_s=INTERVAL_S, seed=SEED, end=end_s
         )
         publish_all(settings.mqtt_url, list(INVALID))
@@ -88,11 +91,14 @@ def ingest(settings: Settings, influx: InfluxClient, end_s: int) -> None:
 
 
 def build_city(broker: services.MosquittoService, influx: InfluxClient, data_dir: Path) -> City:
-    """Ingest the city (the derived series follow once citydata.derived exists)."""
+    """Ingest the city, then backfill its derived series over the same span."""
     started = time.monotonic()
     settings = city_settings(broker, influx, data_dir)
     end_s = int(time.time()) // INTERVAL_S * INTERVAL_S
     ingest(settings, influx, end_s)
     city = City(settings, influx, (end_s - DAYS * 86_400) * _NS, end_s * _NS)
+    with Registry.from_settings(settings) as registry:
+        deriver = Deriver(influx, registry, settings.aqi_above_200)
+        backfill(deriver, city.start_ns, city.end_ns, step_s=INTERVAL_S)
     log.info("built the simulated city in %.1f s", time.monotonic() - started)
     return city

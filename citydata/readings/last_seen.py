@@ -34,12 +34,17 @@ class Seen:
     online: Online
 
 
-def last_seen(influx: InfluxClient, sensors: Sequence[Sensor]) -> dict[str, int]:
-    """The time (epoch ns) of each sensor's newest point; sensors never seen are absent.
-    Looked for in the last hour first, then further back (see latest.latest_of_kinds)."""
+def last_seen(
+    influx: InfluxClient, sensors: Sequence[Sensor], now_ns: int | None = None
+) -> dict[str, int]:
+    """The time (epoch ns) of each sensor's newest point (at or before `now_ns` when given);
+    sensors never seen are absent. Looked for in the hour before first, then further back
+    (see latest.latest_of_kinds)."""
     expected = {s.id: s.kind for s in sensors}
     kinds = [k for name, k in sorted(all_kinds().items()) if name in expected.values()]
-    latest = latest_of_kinds(influx, kinds, sensor_ids=list(expected), expected=expected)
+    latest = latest_of_kinds(
+        influx, kinds, sensor_ids=list(expected), expected=expected, now_ns=now_ns, until_ns=now_ns
+    )
     return {r.sensor_id: r.time_ns for r in latest}
 
 

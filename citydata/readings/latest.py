@@ -36,7 +36,11 @@ class LatestReading(BaseModel):
 
 
 def _latest_statement(
-    kind: Kind, sensor_ids: Sequence[str] | None, since_ns: int | None, metric: str | None
+    kind: Kind,
+    sensor_ids: Sequence[str] | None,
+    since_ns: int | None,
+    metric: str | None,
+    until_ns: int | None = None,
 ) -> str:
     conditions = []
     if sensor_ids:
@@ -46,6 +50,8 @@ def _latest_statement(
         )
     if since_ns is not None:
         conditions.append(f"time >= {since_ns}")
+    if until_ns is not None:
+        conditions.append(f"time <= {until_ns}")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     # One metric: InfluxDB leaves out points where it is null, so this is its newest value.
     selected = "*" if metric is None else quote_ident(metric)
@@ -98,11 +104,13 @@ def latest_of_kinds(
     expected: Mapping[str, str] | None = None,
     metric: str | None = None,
     now_ns: int | None = None,
+    until_ns: int | None = None,
 ) -> list[LatestReading]:
     """The newest point of each sensor of these kinds, by sensor id: of `sensor_ids` only
     when given (each looked for further back when silent for the last hour), else of every
     sensor heard from in the last hour plus those of `expected` ({sensor id: kind}, the
-    registry's), looked for further back. With `metric`, the newest point carrying it."""
+    registry's), looked for further back. With `metric`, the newest point carrying it. With
+    `until_ns` (a judgment as of a past time), points after it are left out."""
     since = (time.time_ns() if now_ns is None else now_ns) - RECENT_NS
 
     def of_kind(kind: Kind, ids: Sequence[str]) -> list[str]:
@@ -111,10 +119,10 @@ def latest_of_kinds(
     recent = []
     for kind in kinds:
         if sensor_ids is None:
-            recent.append(_latest_statement(kind, None, since, metric))
+            recent.append(_latest_statement(kind, None, since, metric, until_ns))
         else:
             recent += [
-                _latest_statement(kind, p, since, metric)
+                _latest_statement(kind, p, since, metric, until_ns)
                 for p in _chunks(of_kind(kind, sensor_ids))
             ]
     found = _latest_rows(influx, recent)
@@ -126,7 +134,7 @@ def latest_of_kinds(
             wanted = sorted(
                 i for i, k in (expected or {}).items() if k == kind.name and i not in found
             )
-        older += [_latest_statement(kind, page, None, metric) for page in _chunks(wanted)]
+        older += [_latest_statement(kind, page, None, metric, until_ns) for page in _chunks(wanted)]
     found.update(_latest_rows(influx, older))
     return sorted(found.values(), key=lambda r: r.sensor_id)
 

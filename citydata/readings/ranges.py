@@ -168,14 +168,20 @@ def _point(row: dict[str, Any]) -> Point:
 
 
 def field_since(
-    influx: InfluxClient, measurement: str, field: str, since_ns: int, sensor_id: str | None = None
+    influx: InfluxClient,
+    measurement: str,
+    field: str,
+    since_ns: int,
+    sensor_id: str | None = None,
+    until_ns: int | None = None,
 ) -> dict[str, list[tuple[datetime, float]]]:
-    """Every value of `field` since `since_ns`, per sensor (only `sensor_id`'s when given),
-    in time order."""
+    """Every value of `field` since `since_ns` (up to `until_ns` when given), per sensor (only
+    `sensor_id`'s when given), in time order."""
     only = f"{quote_ident('sensor_id')} = {quote_literal(sensor_id)} AND " if sensor_id else ""
+    until = f" AND time <= {until_ns}" if until_ns is not None else ""
     q = (
         f"SELECT {quote_ident(field)} FROM {quote_ident(measurement)} WHERE {only}"
-        f"time >= {since_ns} GROUP BY {quote_ident('sensor_id')}"
+        f"time >= {since_ns}{until} GROUP BY {quote_ident('sensor_id')}"
     )
     out: dict[str, list[tuple[datetime, float]]] = {}
     for row in influx.records(q):

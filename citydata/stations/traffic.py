@@ -88,7 +88,9 @@ def traffic_statuses(
     now_ns: int | None = None,
 ) -> list[TrafficStation]:
     """Each of `sensors` (traffic detectors; only `sensor_id`'s series read when given)
-    judged as of `now_ns` (default now), in the same order."""
+    judged as of `now_ns` (default now), in the same order; readings after an explicit
+    `now_ns` are left out (a past time judged as it was then)."""
+    until_ns = now_ns
     now_ns = time.time_ns() if now_ns is None else now_ns
     kind = all_kinds()[TRAFFIC]
     expected = {s.id: kind.name for s in sensors}
@@ -98,6 +100,7 @@ def traffic_statuses(
         sensor_ids=[sensor_id] if sensor_id else None,
         expected=expected,
         now_ns=now_ns,
+        until_ns=until_ns,
     )
     latest = {r.sensor_id: r for r in found}
     return [judge(s, latest.get(s.id), now_ns) for s in sensors]

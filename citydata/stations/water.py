@@ -125,15 +125,16 @@ def _do(sensor: Sensor, reading: tuple[int, float], now_ns: int) -> tuple[DoStat
 
 
 def _newest(
-    influx: InfluxClient, sensors: list[Sensor], metric: str, now_ns: int
+    influx: InfluxClient, sensors: list[Sensor], metric: str, now_ns: int, until_ns: int | None
 ) -> dict[str, tuple[int, float]]:
-    """Each station's newest value of `metric` with its time (ns)."""
+    """Each station's newest value of `metric` (at or before `until_ns`) with its time (ns)."""
     found = latest_of_kinds(
         influx,
         [all_kinds()[WATER]],
         sensor_ids=[s.id for s in sensors],
         metric=metric,
         now_ns=now_ns,
+        until_ns=until_ns,
     )
     return {r.sensor_id: (r.time_ns, r.values[metric]) for r in found if metric in r.values}
 
@@ -145,17 +146,23 @@ def water_statuses(
     now_ns: int | None = None,
 ) -> list[WaterStation]:
     """Each of `sensors` (water stations; only `sensor_id`'s series read when given) judged as
-    of `now_ns` (default now), in the same order."""
+    of `now_ns` (default now), in the same order. Readings after an explicit `now_ns` are left
+    out, so a past time is judged as it was then; "now" keeps a clock's slightly early ones."""
+    until_ns = now_ns
     now_ns = time.time_ns() if now_ns is None else now_ns
-    levels = _newest(influx, sensors, "level", now_ns)
-    dos = _newest(influx, sensors, "do", now_ns)
+    levels = _newest(influx, sensors, "level", now_ns, until_ns)
+    dos = _newest(influx, sensors, "do", now_ns, until_ns)
     fresh = [
         levels[s.id][0]
         for s in sensors
         if s.id in levels and not newest(s, levels[s.id][0], now_ns).stale
     ]
     lag_ns = int((M2_PERIOD_H * round(RISE_WINDOW_H / M2_PERIOD_H) + _MAX_GAP_H) * _HOUR_NS)
-    series = field_since(influx, WATER, "level", min(fresh) - lag_ns, sensor_id) if fresh else {}
+    series = (
+        field_since(influx, WATER, "level", min(fresh) - lag_ns, sensor_id, until_ns)
+        if fresh
+        else {}
+    )
     items = []
     for sensor in sensors:
         notes: list[str] = []
