@@ -171,6 +171,17 @@ def offline_mapping() -> dm.ValueMapping:
     return mapping(0, title("ออฟไลน์ / ไม่มีข้อมูล", "Offline / no data"), GREY)
 
 
+def no_data_mapping() -> dm.ValueMapping:
+    """Null (an interval without a point, from `fill(null)`) in grey as "no data": a state
+    timeline must not carry the last state across a gap as if it were still current."""
+    return dm.SpecialValueMap(
+        options=dm.DashboardSpecialValueMapOptions(
+            match=dm.SpecialValueMatch.NULL_AND_NAN,
+            result=dm.ValueMappingResult(text=title("ไม่มีข้อมูล", "No data"), color=GREY),
+        )
+    )
+
+
 def colour_by_thresholds() -> db.FieldColor:
     return db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS)
 
