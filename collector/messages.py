@@ -21,8 +21,10 @@ from typing import NamedTuple
 
 from collector.health import Stats
 
-Item = tuple[str, bytes, int, int, int, int]
-"""One MQTT message: topic, payload, received_ns, mid, qos, generation (of the connection)."""
+Item = tuple[str, bytes, int, int, int, int, int]
+"""One MQTT message: topic, payload, received_ns, mid, qos, generation (of the connection),
+arrived_ns. received_ns is when the reading was first received (a replayed dead letter or a post
+to the API carries it), arrived_ns when this collector got the message: the lag starts there."""
 
 Ack = tuple[int, int]
 """One durable message to acknowledge: mid, generation."""

@@ -41,14 +41,14 @@ log = logging.getLogger(__name__)
 _SHIP_EVERY_S = 0.005
 
 
-def _received_ns(msg: mqtt.MQTTMessage) -> int:
-    """Now, or for a replayed dead letter the time it was first received."""
+def _received_ns(msg: mqtt.MQTTMessage, now_ns: int) -> int:
+    """`now_ns`, or for a replayed dead letter (or an API post) the time it was first received."""
     user = getattr(msg.properties, "UserProperty", None) if msg.properties else None
     if user:
         for key, value in user:
             if key == RECEIVED_PROPERTY and value.isdigit():
                 return int(value)
-    return time.time_ns()
+    return now_ns
 
 
 def _worker_context() -> multiprocessing.context.ForkServerContext:
@@ -100,8 +100,17 @@ class Collector:
         if self._closing:  # not acknowledged: the broker delivers it again next session
             return
         self.stats.received += 1
+        now = time.time_ns()
         self._inbox.append(
-            (msg.topic, bytes(msg.payload), _received_ns(msg), msg.mid, msg.qos, self._generation)
+            (
+                msg.topic,
+                bytes(msg.payload),
+                _received_ns(msg, now),
+                msg.mid,
+                msg.qos,
+                self._generation,
+                now,
+            )
         )
 
     def _on_connect(

@@ -49,6 +49,8 @@ class Batch:
     dead: list[DeadLetter] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
     messages: int = 0
+    arrived_sum_ns: int = 0  # the sum of the messages' arrival times, for the mean lag
+    first_arrived_ns: int = 0  # the first message's: items come in arrival order, so the oldest
 
 
 class Worker:
@@ -143,11 +145,14 @@ class Worker:
             self.registry_read_at = started  # it holds every change committed before this
 
     def _process(self, item: Item, batch: Batch) -> None:
-        topic, payload, received_ns, mid, qos, generation = item
+        topic, payload, received_ns, mid, qos, generation, arrived_ns = item
         message = Message(topic, payload, received_ns)
         self.stats.received += 1
         result = self.pipeline.process(message)
+        if not batch.messages:
+            batch.first_arrived_ns = arrived_ns
         batch.messages += 1
+        batch.arrived_sum_ns += arrived_ns
         batch.lines.extend(result.lines)
         if qos > 0:
             batch.acks.append((mid, generation))
@@ -163,7 +168,7 @@ class Worker:
                     topic,
                 )
         if result.dead is not None:
-            self.stats.dead_lettered += 1
+            self.stats.dead_letter(result.dead["reason"])
             batch.dead.append(result.dead)
             if self._logged < _LOGGED_PER_INTERVAL:
                 self._logged += 1
@@ -179,6 +184,10 @@ class Worker:
         self.deadletters.add(batch.dead)
         if batch.lines and not self._spool(batch.lines):
             return  # stopping while the spool is full: unacknowledged, the broker keeps them
+        if batch.messages:  # the publish-to-store lag, per batch: arrival → acknowledgeable
+            self.stats.record_durable(
+                batch.messages, batch.arrived_sum_ns, batch.first_arrived_ns, time.time_ns()
+            )
         self.stats.acked += len(batch.acks)
         self.conn.send(Acks(batch.acks, self.stats, self.registry_read_at))
 
@@ -207,8 +216,10 @@ class Worker:
             HealthReporter.log_text(fields),
             " (some dead letters not logged)" if suppressed else "",
         )
+        now = time.time_ns()
+        lines = [self.health.line(fields, now), *self.health.deadletter_lines(self.stats, now)]
         # Not when the spool is full: health must never hold up readings.
-        self.spool.append([self.health.line(fields, time.time_ns())], timeout=0)
+        self.spool.append(lines, timeout=0)
 
 
 def main(settings: Settings, conn: Connection) -> None:

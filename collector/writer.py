@@ -20,13 +20,14 @@ import time
 
 from citydata.deadletters import DeadLetterStore, record
 from citydata.decoders import Message, Problem
-from citydata.health import MEASUREMENT
+from citydata.health import DEADLETTERS, MEASUREMENT
 from citydata.influx import InfluxClient, InfluxError, InfluxWriteError
 from collector.health import Stats
 from collector.spool import Spool
 
 log = logging.getLogger(__name__)
-_HEALTH_PREFIX = MEASUREMENT.encode() + b","
+# The collector's own points (health, dead letters by reason) are not readings: not `written`.
+_OWN_PREFIXES = (MEASUREMENT.encode() + b",", DEADLETTERS.encode() + b",")
 
 
 class Writer(threading.Thread):
@@ -79,7 +80,7 @@ class Writer(threading.Thread):
             started = time.perf_counter()
             try:
                 self.client.write(b"\n".join(lines))
-                readings = sum(not line.startswith(_HEALTH_PREFIX) for line in lines)
+                readings = sum(not line.startswith(_OWN_PREFIXES) for line in lines)
                 self.stats.record_write(readings, time.perf_counter() - started)
                 self.stats.influx_alarm = 0
                 return True
@@ -111,7 +112,7 @@ class Writer(threading.Thread):
             else:
                 problem = Problem("influx_rejected", f"HTTP {exc.status}: {exc.body.strip()[:300]}")
             self.deadletters.add([record(Message("", lines[0], time.time_ns()), [problem])])
-            self.stats.rejected += 1
+            self.stats.reject(problem.reason)
             log.error("InfluxDB refused a point (dead-lettered): %s", exc)
             return True
         half = len(lines) // 2

@@ -10,11 +10,13 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from citydata.deadletters import DeadLetterStore
 from citydata.influx import InfluxClient
+from citydata.mqtt import close, connect, make_client, received_properties
 from citydata.settings import Settings
 from collector.service import Collector
 from tests.helpers import publish_all, wait_for
@@ -151,6 +153,71 @@ def test_health_is_recorded(collector: Collector, influx: InfluxClient) -> None:
     assert row["received"] == 3 and row["dead_lettered"] == 0 and row["queue_depth"] == 0
     assert row["collector"] == collector.settings.mqtt_client_id
     assert row["write_latency_ms"] is not None
+
+
+def test_dead_letters_are_recorded_by_reason(collector: Collector, influx: InfluxClient) -> None:
+    """Invalid messages of three reasons and a point InfluxDB refuses (a field type conflict):
+    `citydata_deadletters` holds each reason's count, and neither it nor health counts as
+    written readings."""
+    influx.write_lines([f'water,sensor_id=water-99 ph="acid" {time.time_ns()}'])
+    future = json.dumps({"ts": int(time.time()) + 86_400, "pm25": 1}).encode()
+    messages = [
+        ("sensors/air/air-1", b'{"pm25": 12}'),
+        ("sensors/air/air-2", b'{"pm25": 13}'),
+        ("sensors/air/air-3", b"not json"),
+        ("sensors/water/water-1", b"{"),
+        ("sensors/air/air-4", future),
+        *[(f"sensors/air/air-{n}", b'{"pm25": 14}') for n in (500, 501, 502)],
+        ("sensors/water/water-2", b'{"ph": 7.0}'),  # InfluxDB refuses: ph is a string there
+    ]
+    expected = {"undecodable": 2, "future_timestamp": 1, "unregistered": 3, "influx_rejected": 1}
+    publish_all(collector.settings.mqtt_url, messages)
+    wait_for(
+        lambda: collector.stats.dead_lettered == 6 and collector.stats.rejected == 1,
+        what="6 dead letters and 1 refused point",
+    )
+
+    def counts() -> dict[str, float]:
+        rows = influx.records(
+            'SELECT last("count") AS "count", "collector", "host" FROM "citydata_deadletters" '
+            'GROUP BY "reason"'
+        )
+        assert all(r["collector"] == collector.settings.mqtt_client_id for r in rows)
+        assert all(r["host"] for r in rows)
+        return {r["reason"]: r["count"] for r in rows}
+
+    wait_for(lambda: counts() == expected, what=f"dead-letter counts {expected}")
+    assert collector.stats.written == 2  # the collector's own points are not readings
+
+
+def test_lag_is_recorded_from_arrival_here(collector: Collector, influx: InfluxClient) -> None:
+    """`lag_ms`/`lag_max_ms` are in every health point, the mean never above the max, and
+    counted from arrival at this collector: a replayed message's first receive time (an hour
+    ago) is where its reading is stored, not where its lag starts."""
+    hour_ago = time.time_ns() - 3600 * 1_000_000_000
+    client, host, port = make_client(collector.settings.mqtt_url, "test-replayer")
+    connect(client, host, port)
+    try:
+        props = received_properties(hour_ago)
+        info = client.publish("sensors/air/air-7", b'{"pm25": 3}', qos=1, properties=props)
+        info.wait_for_publish(timeout=10)
+    finally:
+        close(client)
+    publish_all(collector.settings.mqtt_url, [("sensors/air/air-8", b'{"pm25": 4}')] * 20)
+    wait_for(lambda: collector.stats.written == 21, what="21 readings")
+    (stored,) = influx.records('SELECT "pm25" FROM "air" WHERE "sensor_id" = \'air-7\'')
+    assert stored["time"] == hour_ago
+
+    def health() -> list[dict[str, Any]]:
+        return influx.records('SELECT * FROM "citydata_collector"')
+
+    wait_for(lambda: any(r["acked"] == 21 for r in health()), what="health after the readings")
+    rows = health()
+    assert all(0 <= r["lag_ms"] <= r["lag_max_ms"] for r in rows)
+    busy = [r for r in rows if r["lag_max_ms"] > 0]
+    assert busy, "some interval made messages durable"
+    # An hour is no timing figure: it tells arrival here from the replayed receive time.
+    assert max(r["lag_max_ms"] for r in rows) < 3_600_000
 
 
 def test_readings_without_time_get_the_receive_time(
