@@ -18,6 +18,7 @@ from pathlib import Path
 from citydata import services
 from citydata.derived.backfill import backfill
 from citydata.derived.deriver import Deriver
+from citydata.health import DEADLETTERS
 from citydata.health import MEASUREMENT as HEALTH
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
@@ -75,6 +76,14 @@ def _health_points(influx: InfluxClient) -> int:
     return int(rows[0]["count"]) if rows else 0
 
 
+def _reported_twice(influx: InfluxClient) -> bool:
+    """Each dead-letter reason counted in two health reports, as a collector that keeps running
+    reports it, so that rates (differences) of the counts exist."""
+    rows = influx.records(f'SELECT count("count") FROM "{DEADLETTERS}" GROUP BY "reason"')
+    counts = {row["reason"]: row["count"] for row in rows}
+    return all(counts.get(reason, 0) >= 2 for reason in INVALID_REASONS)
+
+
 def ingest(settings: Settings, influx: InfluxClient, end_s: int) -> None:
     """The fleet's `DAYS` before `end_s` and the invalid messages, through a real collector."""
     with Registry.from_settings(settings) as registry:
@@ -88,6 +97,7 @@ def ingest(settings: Settings, influx: InfluxClient, end_s: int) -> None:
         wait_for(lambda: c.stats.written == acked, what="the city's readings stored")
         wait_for(lambda: c.stats.dead_lettered == dead, what="the city's dead letters")
         wait_for(lambda: _health_points(influx) >= 2, what="the collector's health points")
+        wait_for(lambda: _reported_twice(influx), what="dead letters in two health reports")
 
 
 def build_city(broker: services.MosquittoService, influx: InfluxClient, data_dir: Path) -> City:

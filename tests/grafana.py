@@ -30,7 +30,7 @@ class Target:
 
     @property
     def id(self) -> str:
-        return f"{self.dashboard}/{self.panel}/{self.ref_id}"
+        return f"{self.dashboard}/{self.panel.split(' · ')[-1]}/{self.ref_id}"
 
 
 def panels(model: dict[str, Any]) -> Iterator[dict[str, Any]]:

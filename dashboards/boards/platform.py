@@ -10,7 +10,7 @@ from grafana_foundation_sdk.builders import bargauge
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
-from citydata.health import MEASUREMENT
+from citydata.health import DEADLETTERS, MEASUREMENT
 from dashboards.common import (
     DATASOURCE,
     Panel,
@@ -28,7 +28,6 @@ from dashboards.common import (
 from dashboards.influxql import InfluxQL
 
 NAME = "platform"
-DEADLETTERS_MEASUREMENT = "citydata_deadletters"  # docs/derived.md
 _M = f'"{MEASUREMENT}"'
 _PER_COLLECTOR = 'GROUP BY "collector"'
 
@@ -99,7 +98,7 @@ def spool() -> Panel:
 
 def deadletters_by_reason() -> Panel:
     q = (
-        f'SELECT non_negative_difference("count") FROM "{DEADLETTERS_MEASUREMENT}" '
+        f'SELECT non_negative_difference("count") FROM "{DEADLETTERS}" '
         'WHERE $timeFilter GROUP BY "reason"'
     )
     return timeseries_panel(
@@ -111,7 +110,7 @@ def deadletters_by_reason() -> Panel:
 
 def deadletters_total() -> Panel:
     q = (
-        f'SELECT last("count") FROM "{DEADLETTERS_MEASUREMENT}" WHERE $timeFilter '
+        f'SELECT last("count") FROM "{DEADLETTERS}" WHERE $timeFilter '
         'GROUP BY "reason", "collector"'
     )
     return (
