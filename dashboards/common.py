@@ -186,6 +186,42 @@ def colour_by_thresholds() -> db.FieldColor:
     return db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS)
 
 
+# --- field overrides and options shared by panels ---------------------------------------------
+
+
+def dashed(colour: str | None = None) -> list[dm.DynamicConfigValue]:
+    """Override properties for a reference line (a threshold, a class minimum): thin, dashed,
+    optionally in a fixed colour."""
+    values = [
+        dm.DynamicConfigValue(id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 6]}),
+        dm.DynamicConfigValue(id_val="custom.lineWidth", value=1),
+    ]
+    if colour is not None:
+        values.append(
+            dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})
+        )
+    return values
+
+
+def column(name: str, unit_: str | None = None) -> list[dm.DynamicConfigValue]:
+    """Override properties naming a table column (Thai and English) and giving its unit."""
+    values = [dm.DynamicConfigValue(id_val="displayName", value=name)]
+    if unit_ is not None:
+        values.append(dm.DynamicConfigValue(id_val="unit", value=unit_))
+    return values
+
+
+def merged() -> dm.DataTransformerConfig:
+    """One table with a row per station: InfluxDB answers `GROUP BY "sensor_id"` with a series
+    per station, which Grafana would otherwise show as separate tables."""
+    return dm.DataTransformerConfig(id_val="merge", options={})
+
+
+def newest() -> cb.ReduceDataOptions:
+    """A stat or bar gauge showing each series' newest value (the SDK leaves calcs empty)."""
+    return cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+
+
 # --- panels -----------------------------------------------------------------------------------
 
 
