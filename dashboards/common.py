@@ -259,6 +259,7 @@ def stat_panel(name: str, targets: Targets, unit_: str) -> stat.Panel:
         .span(24)
         .no_value(title("ไม่มีข้อมูล", "No data"))
         .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .reduce_options(newest())
         .graph_mode(cm.BigValueGraphMode.NONE)
         .text_mode(cm.BigValueTextMode.VALUE_AND_NAME)
     )

@@ -27,6 +27,7 @@ class Target:
     ref_id: str
     query: str
     datasource_uid: str | None
+    time_from: str | None = None  # the panel's own window ("2h"), overriding the dashboard's
 
     @property
     def id(self) -> str:
@@ -44,7 +45,14 @@ def targets(name: str, model: dict[str, Any]) -> Iterator[Target]:
     for panel in panels(model):
         for t in panel.get("targets", []):
             ds = t.get("datasource") or panel.get("datasource") or {}
-            yield Target(name, panel.get("title", ""), t["refId"], t["query"], ds.get("uid"))
+            yield Target(
+                name,
+                panel.get("title", ""),
+                t["refId"],
+                t["query"],
+                ds.get("uid"),
+                panel.get("timeFrom"),
+            )
 
 
 def variables(model: dict[str, Any]) -> list[dict[str, Any]]:
@@ -71,6 +79,11 @@ def expand(query: str, values: dict[str, list[str]], time_filter: str, interval:
         return chosen[0] if chosen else ""
 
     return _VAR.sub(variable, out)
+
+
+def duration_ns(text: str) -> int:
+    """A Grafana duration ("15m", "2h", "2d") in nanoseconds."""
+    return _ms(text) * 1_000_000
 
 
 def _ms(interval: str) -> int:

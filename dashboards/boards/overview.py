@@ -25,6 +25,7 @@ from dashboards.common import (
     colour_by_thresholds,
     kind_title,
     new_dashboard,
+    newest,
     offline_mapping,
     query,
     stat_panel,
@@ -41,6 +42,10 @@ from dashboards.influxql import InfluxQL
 
 NAME = "overview"
 IN_ZONE = '"zone" =~ /^$zone$/'
+# "Now" panels look this far back, so a station that went quiet shows "no data", never its
+# old value as current: the AQI is hourly, the other judgments every minute.
+AQI_NOW = "2h"
+JUDGED_NOW = "15m"
 # Colours of each kind's `state` on the map (docs/derived.md: 0 offline, then its scale).
 STATE_MAPPINGS: dict[str, Callable[[], list[dm.ValueMapping]]] = {
     "air": aqi_level_mappings,
@@ -103,6 +108,7 @@ def station_map() -> Panel:
         .basemap(cb.MapLayerOptions().type("default").name(title("แผนที่", "Basemap")))
         .layers([_layer(k, r) for k, r in zip(kinds, refs, strict=True)])
         .tooltip(geomap.TooltipOptions().mode(gm.TooltipMode.DETAILS))
+        .time_from(JUDGED_NOW)
     )
     for kind, ref in zip(kinds, refs, strict=True):
         mappings = [offline_mapping(), *STATE_MAPPINGS[kind]()]
@@ -136,6 +142,8 @@ def aqi_now() -> Panel:
         .display_mode(cm.BarGaugeDisplayMode.BASIC)
         .orientation(cm.VizOrientation.HORIZONTAL)
         .show_unfilled(True)
+        .reduce_options(newest())
+        .time_from(AQI_NOW)
         .no_value(title("ไม่มีข้อมูล", "No data"))
     )
 
@@ -150,6 +158,7 @@ def stations_online() -> Panel:
         stat_panel(title("สถานีออนไลน์", "Stations online"), [query(q, "A")], "none")
         .span(6)
         .height(5)
+        .time_from(JUDGED_NOW)
         .color_mode(cm.BigValueColorMode.VALUE)
         .thresholds(steps("#1F60C4"))
     )
@@ -164,6 +173,7 @@ def worst_aqi() -> Panel:
         stat_panel(title("AQI สูงสุดในเมือง", "Worst AQI in town"), [query(q, "A")], "none")
         .span(6)
         .height(5)
+        .time_from(AQI_NOW)
         .thresholds(aqi_thresholds())
         .color_scheme(colour_by_thresholds())
     )
@@ -178,6 +188,7 @@ def worst_water() -> Panel:
         stat_panel(title("สถานะน้ำที่น่าห่วงที่สุด", "Worst river status"), [query(q, "A")], "none")
         .span(6)
         .height(5)
+        .time_from(JUDGED_NOW)
         .mappings(water_status_mappings())
     )
 
@@ -191,6 +202,7 @@ def worst_traffic() -> Panel:
         stat_panel(title("จุดที่รถติดที่สุด", "Worst congestion"), [query(q, "A")], "none")
         .span(6)
         .height(5)
+        .time_from(JUDGED_NOW)
         .mappings(traffic_mappings())
     )
 
@@ -228,6 +240,7 @@ def road_status() -> Panel:
     return (
         table_panel(title("สภาพจราจรตอนนี้ รายจุด", "Roads now, by detector"), [table_query(q)])
         .span(24)
+        .time_from(JUDGED_NOW)
         .override_by_name(
             "severity", [dm.DynamicConfigValue(id_val="mappings", value=traffic_mappings())]
         )
