@@ -2,9 +2,10 @@
 
 Starts Mosquitto and InfluxDB (data under `<data_dir>/local/`), then the collector and the HTTP
 API as child processes. On a first start (no readings yet) it backfills the fleet's last days
-through the real collector, so the city has history and a Thai AQI at once; then the simulator
-goes live. On Ctrl-C or SIGTERM it stops everything it started, by PID, newest first, letting
-the collector flush.
+through the real collector, so the city has history and a Thai AQI at once, and then the
+derived series (docs/derived.md) over the same days; then the simulator and the derived-series
+service go live. On Ctrl-C or SIGTERM it stops everything it started, by PID, newest first,
+letting the collector flush.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # the servers, InfluxDB and the registry load only when `loca
 
 BACKFILL_INTERVAL_S = 300.0  # one reading per sensor every 5 minutes of history
 BACKFILL_DONE = "backfilled.json"  # written once a backfill completed
+STORE_WAIT_S = 60.0  # for the collector to store what it acknowledged, before deriving
 
 
 def add_commands(subparsers: Subparsers) -> None:
@@ -35,7 +37,8 @@ def add_commands(subparsers: Subparsers) -> None:
         help="run the platform locally with simulated sensors",
         description="Start Mosquitto and InfluxDB under CITYDATA_DATA_DIR/local, "
         "the collector and the HTTP API; on a first start backfill the simulated fleet's "
-        "last days, then run the simulator live. Ctrl-C stops everything.",
+        "last days and their derived series (citydata derive), then run the simulator and "
+        "citydata derive live. Ctrl-C stops everything.",
     )
     p.add_argument("--mqtt-port", type=int, default=11883, help="Mosquitto port (11883)")
     p.add_argument("--influx-port", type=int, default=18086, help="InfluxDB port (18086)")
@@ -46,7 +49,7 @@ def add_commands(subparsers: Subparsers) -> None:
         type=float,
         default=2.0,
         help="on a first start (no readings yet), first publish the fleet's last N days "
-        "through the collector (2; 0 for none)",
+        "through the collector and compute their derived series (2; 0 for none)",
     )
     p.set_defaults(func=cmd_local)
 
@@ -77,6 +80,8 @@ citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops every
                            --data-urlencode db={settings.influx_db} --data-urlencode "q={q}"
   Collector      health every {settings.collector_health_interval_s:g}s below
                  and in InfluxDB measurement citydata_collector
+  Derived series city_aqi (each hour), city_water, city_traffic, city_station (each
+                 minute) in InfluxDB, by citydata derive; see docs/derived.md
   Dead letters   {settings.data_dir / "deadletter"}/
   Server logs    {logs}/
 """
@@ -128,8 +133,65 @@ class Children:
                     child.wait()
 
 
-def _backfill(children: Children, stop: threading.Event, days: float, marker: Path) -> None:
-    """Publish the fleet's last `days` through the collector; `marker` records a complete one."""
+def _wait_child(children: Children, child: subprocess.Popen[bytes], stop: threading.Event) -> bool:
+    """Wait for `child` to finish; False when stopped or the collector or API exited first."""
+    while child.poll() is None:
+        if stop.wait(0.2):
+            return False
+        problem = children.exited("collector", "api")
+        if problem:
+            print(f"{problem}; stopping", file=sys.stderr)
+            stop.set()
+            return False
+    return True
+
+
+def _stored(settings: Settings) -> int:
+    """How many readings InfluxDB holds (the most-counted field of each kind)."""
+    from citydata.influx import InfluxClient, quote_ident
+    from citydata.kinds import all_kinds
+
+    total = 0
+    with InfluxClient.from_settings(settings) as client:
+        for kind in all_kinds():
+            for row in client.records(f"SELECT count(*) FROM {quote_ident(kind)}"):
+                total += max((v for k, v in row.items() if k.startswith("count_")), default=0)
+    return total
+
+
+def _wait_stored(settings: Settings, expected: int, stop: threading.Event) -> None:
+    """Wait (up to STORE_WAIT_S) until the collector stored what it acknowledged."""
+    deadline = time.monotonic() + STORE_WAIT_S
+    while _stored(settings) < expected and time.monotonic() < deadline:
+        if stop.wait(0.5):
+            return
+
+
+def _derive_backfill(children: Children, stop: threading.Event, days: float) -> None:
+    """The derived series over the backfilled days: the AQI of every hour, the minute series
+    at the readings' interval (a minute's judgments would all repeat the last reading)."""
+    print(f"Computing the derived series of the last {days:g} days.", flush=True)
+    child = children.start(
+        "derive-backfill",
+        "derive",
+        "--once",
+        "--since",
+        f"{days * 24:g}h",
+        "--step",
+        f"{BACKFILL_INTERVAL_S:.0f}",
+    )
+    if _wait_child(children, child, stop) and child.returncode != 0:
+        print("the derived backfill failed (see above); going on without it", file=sys.stderr)
+
+
+def _backfill(
+    settings: Settings, children: Children, stop: threading.Event, days: float, marker: Path
+) -> None:
+    """Publish the fleet's last `days` through the collector, then derive their series;
+    `marker` records a complete backfill of the readings."""
+    from simulators.fleet import LAM_PHAYA
+    from simulators.publisher import backfill_size
+
     print(
         f"First start: backfilling the last {days:g} days of the simulated fleet "
         f"(a reading every {BACKFILL_INTERVAL_S / 60:g} min per sensor) through the collector.",
@@ -144,14 +206,8 @@ def _backfill(children: Children, stop: threading.Event, days: float, marker: Pa
         "--interval",
         f"{BACKFILL_INTERVAL_S:g}",
     )
-    while child.poll() is None:
-        if stop.wait(0.2):
-            return
-        problem = children.exited("collector", "api")
-        if problem:
-            print(f"{problem}; stopping", file=sys.stderr)
-            stop.set()
-            return
+    if not _wait_child(children, child, stop):
+        return
     if child.returncode != 0:
         print("the backfill failed (see above); going live without it", file=sys.stderr)
         return
@@ -159,7 +215,11 @@ def _backfill(children: Children, stop: threading.Event, days: float, marker: Pa
         json.dumps({"days": days, "interval_s": BACKFILL_INTERVAL_S, "finished": time.time()}),
         encoding="utf-8",
     )
-    print(f"Backfill done in {time.monotonic() - started:.1f} s; going live.", flush=True)
+    _wait_stored(settings, backfill_size(LAM_PHAYA, days, BACKFILL_INTERVAL_S), stop)
+    if not stop.is_set():
+        _derive_backfill(children, stop, days)
+    if not stop.is_set():
+        print(f"Backfill done in {time.monotonic() - started:.1f} s; going live.", flush=True)
 
 
 def run_local(
@@ -204,13 +264,14 @@ def run_local(
         stop.wait(2.0)  # let the collector subscribe before the first readings go out
         print(_banner(settings, mqtt_port, influx_port, api_port, base), flush=True)
         if backfill and not stop.is_set():
-            _backfill(children, stop, backfill_days, marker)
+            _backfill(settings, children, stop, backfill_days, marker)
         elif backfill_days > 0 and not stop.is_set():
             print(f"Keeping the readings already in {base}; no backfill; going live.", flush=True)
         if not stop.is_set():
             children.start("simulator", "simulate", "--interval", f"{interval_s:g}")
+            children.start("derive", "derive")
         while not stop.wait(1.0):
-            problem = children.exited("collector", "api", "simulator")
+            problem = children.exited("collector", "api", "simulator", "derive")
             if problem:
                 print(f"{problem}; stopping", file=sys.stderr)
                 stop.set()

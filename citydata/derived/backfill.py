@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -54,7 +53,6 @@ def backfill(
     until_ns: int,
     step_s: int = 60,
     stop: threading.Event | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> Backfilled:
     """Judge and write [since, until]: each whole hour's AQI, then a minute every `step_s`."""
     started, stop = time.monotonic(), stop or threading.Event()
@@ -74,8 +72,8 @@ def backfill(
             judged = pool.map(lambda m: deriver.judge_minute(m, stations)[1], chunk)
             points += deriver.write(line for lines in judged for line in lines)
             done += len(chunk)
-            if progress is not None:
-                progress(f"{done} of {len(minutes)} minutes")
     took = time.monotonic() - started
-    log.info("backfilled %d hours, %d minutes: %d points in %.1f s", len(hours), done, points, took)
+    log.debug(  # the command prints its own summary
+        "backfilled %d hours, %d minutes: %d points in %.1f s", len(hours), done, points, took
+    )
     return Backfilled(len(hours), done, points, took)

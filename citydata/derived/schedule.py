@@ -13,8 +13,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from citydata.derived.deriver import MINUTE_NS, Deriver, floor_to
+from citydata.derived.deriver import MINUTE_NS, Written, floor_to
 from citydata.derived.judge import HourJudgments, MinuteJudgments
 from citydata.readings.hourly import HOUR_NS
 from citydata.timeutil import as_datetime
@@ -34,6 +35,14 @@ class Cycle:
 
 
 AfterCycle = Callable[[Cycle], None]
+
+
+class Steps(Protocol):
+    """What a cycle runs: a `citydata.derived.deriver.Deriver`, or a test's fake."""
+
+    def hour(self, end_ns: int) -> Written: ...
+
+    def minute(self, now_ns: int) -> Written: ...
 
 
 @dataclass
@@ -58,7 +67,7 @@ class Loop:
 
     def __init__(
         self,
-        deriver: Deriver,
+        deriver: Steps,
         after: Sequence[AfterCycle] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -130,13 +139,13 @@ class Loop:
 
 
 def run(loop: Loop, now: Callable[[], int], wait: Callable[[float], bool]) -> None:
-    """A cycle every whole minute until `wait` reports a stop; the first one at once."""
+    """A cycle every whole minute until `wait` reports a stop; the first one at once. `wait`
+    is asked after every cycle, with 0 s when the next minute has begun already."""
     last: int | None = None
     while True:
         current = floor_to(now(), MINUTE_NS)
-        if last is not None and current <= last:
-            if wait(max(0.0, (last + MINUTE_NS - now()) / 1e9)):
-                return
-            continue
-        loop.step(current)
-        last = current
+        if last is None or current > last:
+            loop.step(current)
+            last = current
+        if wait(max(0.0, (last + MINUTE_NS - now()) / 1e9)):
+            return

@@ -293,6 +293,10 @@ def test_the_quick_start_as_a_newcomer_runs_it(clone: Path, local: LocalRun) -> 
 
     # Every example the README and the banner print gives a useful answer.
     wait_for(lambda: "going live" in local.stdout(), timeout=120, what="the live simulator")
+
+    # The derived series of the same days: every air station's AQI, hour by hour.
+    aqi_hours = _counts(local, 'SELECT count("aqi") FROM "city_aqi" GROUP BY "sensor_id"')
+    assert len(aqi_hours) == FLEET_AIR_STATIONS and min(aqi_hours) >= 40, aqi_hours
     examples = [on_ports(c, local.ports) for c in shell_examples(readme)]
     examples += banner_examples(local.stdout())
     assert len(examples) >= 6
@@ -329,10 +333,14 @@ def test_the_quick_start_as_a_newcomer_runs_it(clone: Path, local: LocalRun) -> 
     print(f"first full /aqi {first_aqi_s:.1f} s after the banner")
 
 
+def _counts(run: LocalRun, query: str) -> list[int]:
+    """The count of each series of a `SELECT count(...) ... GROUP BY` in InfluxDB."""
+    body = httpx.get(
+        f"http://127.0.0.1:{run.ports['influx']}/query", params={"db": "citydata", "q": query}
+    ).json()
+    return [series["values"][0][1] for series in body["results"][0].get("series", [])]
+
+
 def _air_counts(run: LocalRun) -> list[int]:
     """How many PM2.5 points InfluxDB holds, per air station."""
-    body = httpx.get(
-        f"http://127.0.0.1:{run.ports['influx']}/query",
-        params={"db": "citydata", "q": 'SELECT count("pm25") FROM "air" GROUP BY "sensor_id"'},
-    ).json()
-    return [series["values"][0][1] for series in body["results"][0]["series"]]
+    return _counts(run, 'SELECT count("pm25") FROM "air" GROUP BY "sensor_id"')
