@@ -27,10 +27,14 @@ INTERVAL = "5m"  # what Grafana picks for 2 days on a ~600-pixel panel
 
 
 def _values(influx: InfluxClient, q: str) -> list[str]:
-    """The values a variable query offers (SHOW TAG VALUES: the `value` column)."""
+    """The values a variable query offers."""
     out = []
     for series in influx.query(q):
-        column = "value" if "value" in series.columns else series.columns[-1]
+        # Grafana's column of each SHOW: TAG VALUES "value", FIELD KEYS "fieldKey",
+        # MEASUREMENTS "name"; else the last column.
+        column = next(
+            (c for c in ("value", "fieldKey", "name") if c in series.columns), series.columns[-1]
+        )
         out += [str(row[column]) for row in series.records()]
     return sorted(set(out))
 
