@@ -305,3 +305,13 @@ def test_the_command_backfills_then_does_one_cycle(
     assert main(["derive", "--once"]) == 0
     (stations,) = influx.records("SELECT count(state) FROM city_station")
     assert stations["count"] in (2 * 37, 2 * 36)  # the current minute (unless on a 5-minute)
+
+
+def test_string_fields_read_back_as_written(influx: InfluxClient) -> None:
+    texts = ['say "hi"', "a\\b", "สถานี, ที่ 1 = ดี", "trailing\\"]
+    influx.write_lines(
+        encode_point("city_station", {"sensor_id": f"s{i}"}, {"name_en": t, "state": 1.0}, i + 1)
+        for i, t in enumerate(texts)
+    )
+    rows = influx.records("SELECT name_en FROM city_station")
+    assert [r["name_en"] for r in rows] == texts

@@ -163,3 +163,25 @@ def test_time_is_written_as_integer_nanoseconds() -> None:
     assert encode_point("m", {}, {"f": 1.0}, 1_700_000_000_123_456_789).endswith(
         " 1700000000123456789"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("normal", '"normal"'),
+        ("สถานี 1", '"สถานี 1"'),
+        ('say "hi"', r'"say \"hi\""'),
+        ("a\\b", r'"a\\b"'),
+        ("a, b=c", '"a, b=c"'),
+        ("", '""'),
+    ],
+)
+def test_string_fields_are_quoted_with_quotes_and_backslashes_escaped(
+    value: str, expected: str
+) -> None:
+    assert encode_point("m", {}, {"f": value}, T) == f"m f={expected} {T}"
+
+
+def test_string_fields_cannot_carry_line_breaks() -> None:
+    with pytest.raises(LineProtocolError, match="line break"):
+        encode_point("m", {}, {"f": "two\nlines"}, T)
