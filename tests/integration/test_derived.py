@@ -4,6 +4,10 @@ the service's behaviour against a real InfluxDB: idempotence, retired stations, 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +31,7 @@ from citydata.timeutil import as_datetime, parse_rfc3339
 from simulators.fleet import LAM_PHAYA
 from tests.apiclient import TestClient
 from tests.city import City
-from tests.helpers import make_station
+from tests.helpers import make_station, wait_for
 
 pytestmark = pytest.mark.integration
 AIR = sorted(s.sensor_id for s in LAM_PHAYA if s.kind == "air")
@@ -315,3 +319,29 @@ def test_string_fields_read_back_as_written(influx: InfluxClient) -> None:
     )
     rows = influx.records("SELECT name_en FROM city_station")
     assert [r["name_en"] for r in rows] == texts
+
+
+def test_the_service_writes_each_minute_and_stops_on_sigterm(
+    influx: InfluxClient, tmp_path: Path
+) -> None:
+    settings = _local_settings(influx, tmp_path)
+    with Registry.from_settings(settings) as registry:
+        registry.upsert_many([make_station("water-1", "water")])
+    before = time.time_ns() - 61 * 10**9  # a minute judged counts readings up to it only
+    influx.write_lines([encode_point("water", {"sensor_id": "water-1"}, {"level": 1.2}, before)])
+    env = {**os.environ, **settings.env()}
+    env.pop("CITYDATA_CONFIG", None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "citydata", "derive"], env=env, stderr=subprocess.PIPE
+    ) as proc:
+        try:
+            wait_for(lambda: bool(influx.records("SELECT * FROM city_water")), what="a cycle")
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0 and b"Traceback" not in err, err.decode()
+    row = influx.records("SELECT level, status_rank FROM city_water")[0]  # a minute or two
+    assert row["level"] == 1.2 and row["status_rank"] is None  # no thresholds registered
