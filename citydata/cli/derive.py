@@ -93,7 +93,7 @@ def add_commands(subparsers: Subparsers) -> None:
         metavar="SECONDS",
         help="with --since: judge the minute series every SECONDS of the backfill, a multiple "
         "of 60 (default 60: every minute; `citydata local` uses 300, the interval its "
-        "simulator backfills at, about 5 times faster). Live, every minute is judged",
+        "simulator backfills at, about 4 times faster). Live, every minute is judged",
     )
     p.add_argument(
         "--once",
