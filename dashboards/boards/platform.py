@@ -97,13 +97,14 @@ def spool() -> Panel:
 
 
 def deadletters_by_reason() -> Panel:
+    # Counts are cumulative per collector instance: differences only within one series.
     q = (
         f'SELECT non_negative_difference("count") FROM "{DEADLETTERS}" '
-        'WHERE $timeFilter GROUP BY "reason"'
+        'WHERE $timeFilter GROUP BY "reason", "collector", "host"'
     )
     return timeseries_panel(
         title("ข้อความที่ถูกปฏิเสธ ตามเหตุผล", "Dead letters by reason"),
-        [query(q, "A", "$tag_reason")],
+        [query(q, "A", "$tag_reason ($tag_collector)")],
         "short",
     ).span(12)
 

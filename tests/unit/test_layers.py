@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("citydata", "collector", "api", "simulators")
+PACKAGES = ("citydata", "collector", "api", "simulators", "dashboards")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -50,6 +50,9 @@ def test_the_tree_keeps_every_contract(copy: Path) -> None:
         ("collector/_stray.py", "simulators.publisher", "Services are independent"),
         ("citydata/_stray.py", "api.app", "The domain uses no service"),
         ("simulators/_stray.py", "citydata.cli", "Nothing but the console script"),
+        ("dashboards/_stray.py", "collector.service", "Services are independent"),
+        ("citydata/_stray.py", "dashboards.build", "The domain uses no service"),
+        ("dashboards/_stray.py", "citydata.cli", "Nothing but the console script"),
     ],
 )
 def test_a_stray_import_breaks_a_contract_and_is_named(
