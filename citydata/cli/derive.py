@@ -26,7 +26,8 @@ water levels against their thresholds, traffic congestion, and a snapshot of eve
 maps) and write the judgments to InfluxDB as the series of docs/derived.md: city_aqi on each
 whole hour, city_water, city_traffic and city_station every whole minute. Recomputing a time
 writes the same points. Runs until SIGINT or SIGTERM; a failing cycle (InfluxDB down) is logged
-and tried again the next minute."""
+and tried again the next minute. Started again after being stopped (up to 2 days), it first
+fills the gap since its last points, every 5 minutes, so the series have no hole."""
 
 
 @dataclass(frozen=True)
@@ -152,4 +153,27 @@ def cmd_derive(settings: Settings, args: argparse.Namespace) -> int:
             status = _backfill(deriver, since_ns, args.step, stop)
             if status or args.once or stop.is_set():
                 return status
+        elif not args.once:
+            _catch_up(deriver, stop)
         return _live(deriver, args.once, stop)
+
+
+def _catch_up(deriver: Deriver, stop: threading.Event) -> None:
+    """Fill the gap since the last points written (the service was stopped), if any."""
+    from citydata.derived.backfill import CATCH_UP_STEP_S, catch_up_since
+    from citydata.influx import InfluxError
+
+    try:
+        since_ns = catch_up_since(deriver.influx, time.time_ns())
+    except InfluxError as exc:  # the live loop logs and retries; no gap to know of yet
+        log.warning("cannot look for a gap in the derived series: %s", exc)
+        return
+    if since_ns is not None:
+        log.info("filling the derived series since %s", _rfc3339(since_ns))
+        _backfill(deriver, since_ns, CATCH_UP_STEP_S, stop)
+
+
+def _rfc3339(ns: int) -> str:
+    from citydata.timeutil import as_datetime
+
+    return as_datetime(ns).isoformat()

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 
 from citydata.derived.deriver import MINUTE_NS, Deriver, ceil_to, floor_to
 from citydata.derived.judge import Stations
+from citydata.derived.points import STATION
+from citydata.influx import InfluxClient, quote_ident
 from citydata.readings.hourly import HOUR_NS
 
 log = logging.getLogger(__name__)
 _NS = 1_000_000_000
 WORKERS = 4
+CATCH_UP_MAX_NS = 2 * 24 * HOUR_NS  # a longer outage is backfilled by hand (--since)
+CATCH_UP_STEP_S = 300
 _CHUNK = 32  # minutes handed to the workers between checks of `stop`
 
 
@@ -77,3 +81,17 @@ def backfill(
         "backfilled %d hours, %d minutes: %d points in %.1f s", len(hours), done, points, took
     )
     return Backfilled(len(hours), done, points, took)
+
+
+def catch_up_since(influx: InfluxClient, now_ns: int) -> int | None:
+    """Where a restarted service resumes: just after the newest station snapshot written, when
+    that is more than a minute and less than CATCH_UP_MAX_NS ago; None otherwise (a first
+    start, or an outage too long to fill unasked)."""
+    rows = influx.records(
+        f"SELECT last({quote_ident('state')}) FROM {quote_ident(STATION)} "
+        f"WHERE time > {now_ns - CATCH_UP_MAX_NS}"
+    )
+    if not rows:
+        return None
+    newest = int(rows[0]["time"])
+    return newest + MINUTE_NS if now_ns - newest > 2 * MINUTE_NS else None

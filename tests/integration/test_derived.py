@@ -18,6 +18,7 @@ import pytest
 from api.app import create_app
 from citydata import services
 from citydata.cli import main
+from citydata.derived.backfill import catch_up_since
 from citydata.derived.deriver import MINUTE_NS, Deriver, floor_to
 from citydata.derived.judge import status_rank
 from citydata.derived.points import MEASUREMENTS
@@ -345,3 +346,50 @@ def test_the_service_writes_each_minute_and_stops_on_sigterm(
     assert proc.returncode == 0 and b"Traceback" not in err, err.decode()
     row = influx.records("SELECT level, status_rank FROM city_water")[0]  # a minute or two
     assert row["level"] == 1.2 and row["status_rank"] is None  # no thresholds registered
+
+
+def test_a_restart_resumes_after_the_last_points_written(influx: InfluxClient) -> None:
+    now = time.time_ns()
+    assert catch_up_since(influx, now) is None  # a first start: nothing to fill
+    last = floor_to(now, MINUTE_NS) - 40 * MINUTE_NS
+    influx.write_lines([encode_point("city_station", {"sensor_id": "s"}, {"state": 0.0}, last)])
+    assert catch_up_since(influx, now) == last + MINUTE_NS
+    assert catch_up_since(influx, last + 90 * 10**9) is None  # stopped for under 2 minutes
+    assert catch_up_since(influx, last + 3 * 24 * HOUR_NS) is None  # too long: --since
+
+
+def test_the_service_fills_the_gap_since_it_was_stopped(
+    influx: InfluxClient, tmp_path: Path
+) -> None:
+    settings = _local_settings(influx, tmp_path)
+    with Registry.from_settings(settings) as registry:
+        registry.upsert_many([make_station("water-1", "water")])
+    now = time.time_ns()
+    last = floor_to(now, MINUTE_NS) - 40 * MINUTE_NS  # stopped 40 minutes ago
+    influx.write_lines(
+        [
+            encode_point("water", {"sensor_id": "water-1"}, {"level": 1.2}, last - MINUTE_NS),
+            encode_point("city_station", {"sensor_id": "water-1"}, {"state": 0.0}, last),
+        ]
+    )
+    env = {**os.environ, **settings.env()}
+    env.pop("CITYDATA_CONFIG", None)
+    q = f"SELECT count(state) FROM city_station WHERE time > {last} AND time < {now}"
+
+    def filled() -> bool:
+        rows = influx.records(q)
+        return bool(rows) and rows[0]["count"] >= 7  # every 5 minutes of the 40 missed
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "citydata", "derive"], env=env, stderr=subprocess.PIPE
+    ) as proc:
+        try:
+            wait_for(filled, what="the gap filled")
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert b"filling the derived series since" in err
