@@ -182,6 +182,22 @@ def no_data_mapping() -> dm.ValueMapping:
     )
 
 
+STALE = 10  # added to a status or severity when its reading is stale (docs/derived.md `stale`)
+
+
+def with_stale(scale: list[dm.ValueMapping]) -> list[dm.ValueMapping]:
+    """A status scale (values 0..n-1) to words and colours; the same values + STALE, from a
+    stale reading, in grey; null as "no data"."""
+    stale = dm.RangeMap(
+        options=dm.DashboardRangeMapOptions(
+            from_val=STALE,
+            to=STALE + len(scale) - 1,
+            result=dm.ValueMappingResult(text=title("ข้อมูลเก่า", "Stale reading"), color=GREY),
+        )
+    )
+    return [*scale, stale, no_data_mapping()]
+
+
 def colour_by_thresholds() -> db.FieldColor:
     return db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS)
 

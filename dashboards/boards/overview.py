@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from grafana_foundation_sdk.builders import bargauge, geomap
+from grafana_foundation_sdk.builders import bargauge, geomap, stat
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common as cm
@@ -164,47 +164,31 @@ def stations_online() -> Panel:
     )
 
 
-def worst_aqi() -> Panel:
+def _worst(measurement: str, field: str, name: str, window: str) -> stat.Panel:
+    """The highest of the stations' newest `field` in the window: the town's worst now."""
     q = (
-        'SELECT max("aqi") FROM (SELECT last("aqi") AS "aqi" FROM "city_aqi" WHERE $timeFilter '
-        f'AND {IN_ZONE} GROUP BY "sensor_id")'
+        f'SELECT max("{field}") FROM (SELECT last("{field}") AS "{field}" FROM "{measurement}" '
+        f'WHERE $timeFilter AND {IN_ZONE} GROUP BY "sensor_id")'
     )
+    return stat_panel(name, [query(q, "A")], "none").span(6).height(5).time_from(window)
+
+
+def worst_aqi() -> Panel:
     return (
-        stat_panel(title("AQI สูงสุดในเมือง", "Worst AQI in town"), [query(q, "A")], "none")
-        .span(6)
-        .height(5)
-        .time_from(AQI_NOW)
+        _worst("city_aqi", "aqi", title("AQI สูงสุดในเมือง", "Worst AQI in town"), AQI_NOW)
         .thresholds(aqi_thresholds())
         .color_scheme(colour_by_thresholds())
     )
 
 
 def worst_water() -> Panel:
-    q = (
-        'SELECT max("status_rank") FROM (SELECT last("status_rank") AS "status_rank" FROM '
-        f'"city_water" WHERE $timeFilter AND {IN_ZONE} GROUP BY "sensor_id")'
-    )
-    return (
-        stat_panel(title("สถานะน้ำที่น่าห่วงที่สุด", "Worst river status"), [query(q, "A")], "none")
-        .span(6)
-        .height(5)
-        .time_from(JUDGED_NOW)
-        .mappings(water_status_mappings())
-    )
+    name = title("สถานะน้ำที่น่าห่วงที่สุด", "Worst river status")
+    return _worst("city_water", "status_rank", name, JUDGED_NOW).mappings(water_status_mappings())
 
 
 def worst_traffic() -> Panel:
-    q = (
-        'SELECT max("severity") FROM (SELECT last("severity") AS "severity" FROM '
-        f'"city_traffic" WHERE $timeFilter AND {IN_ZONE} GROUP BY "sensor_id")'
-    )
-    return (
-        stat_panel(title("จุดที่รถติดที่สุด", "Worst congestion"), [query(q, "A")], "none")
-        .span(6)
-        .height(5)
-        .time_from(JUDGED_NOW)
-        .mappings(traffic_mappings())
-    )
+    name = title("จุดที่รถติดที่สุด", "Worst congestion")
+    return _worst("city_traffic", "severity", name, JUDGED_NOW).mappings(traffic_mappings())
 
 
 def river_levels() -> Panel:

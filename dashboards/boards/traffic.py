@@ -22,6 +22,7 @@ from citydata.kinds import Kind, Metric, all_kinds
 from dashboards.common import (
     DATASOURCE,
     GREY,
+    STALE,
     TIMEZONE,
     Panel,
     column,
@@ -29,7 +30,6 @@ from dashboards.common import (
     metric_title,
     new_dashboard,
     newest,
-    no_data_mapping,
     query,
     sensor_variable,
     stat_panel,
@@ -41,6 +41,7 @@ from dashboards.common import (
     title,
     traffic_mappings,
     unit,
+    with_stale,
     zone_variable,
 )
 
@@ -55,7 +56,6 @@ NOW = "15m"  # "now" panels: city_traffic is written every minute, older is not 
 # Readings come every 1-5 minutes and the backfilled judgments every 5: finer buckets only add
 # gaps. Grafana never picks a smaller $__interval than this.
 READINGS = "5m"
-STALE = 10  # added to the severity when the newest reading is stale (docs/derived.md `stale`)
 OCCUPANCY_CONGESTED = 25.0  # % on a point detector: usually congestion (DOMAIN.md section 4)
 TOTAL = "count"  # the class counts are the metrics counted in vehicles, other than the total
 
@@ -76,14 +76,7 @@ def _gap_ms() -> int:
 
 def _congestion_mappings() -> list[dm.ValueMapping]:
     """Severity to words and colour; a stale reading's severity (+ STALE) in grey."""
-    stale = dm.RangeMap(
-        options=dm.DashboardRangeMapOptions(
-            from_val=STALE,
-            to=STALE + len(traffic_mappings()) - 1,
-            result=dm.ValueMappingResult(text=title("ข้อมูลเก่า", "Stale reading"), color=GREY),
-        )
-    )
-    return [*traffic_mappings(), stale, no_data_mapping()]
+    return with_stale(traffic_mappings())
 
 
 # --- measured ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from citydata.kinds import Kind, Metric, all_kinds
 from citydata.water import THRESHOLDS
 from dashboards.common import (
     GREY,
+    STALE,
     WATER_COLOURS,
     Panel,
     column,
@@ -28,7 +29,6 @@ from dashboards.common import (
     metric_title,
     new_dashboard,
     newest,
-    no_data_mapping,
     query,
     sensor_variable,
     stat_panel,
@@ -40,6 +40,7 @@ from dashboards.common import (
     title,
     unit,
     water_status_mappings,
+    with_stale,
     zone_variable,
 )
 from dashboards.influxql import InfluxQL
@@ -52,7 +53,6 @@ PER_SENSOR = 'GROUP BY time($__interval), "sensor_id"'
 TOPICS = ("level", "do", "ph", "turbidity")  # panels of their own; the rest share one panel
 NOW = "15m"  # "now" panels: city_water is written every minute, older is not "now"
 MINUTELY = "1m"  # city_water's cadence: finer intervals would only add gaps
-STALE = 10  # added to the status rank when the level reading is stale (docs/derived.md `stale`)
 PH_RANGE = (5.0, 9.0)  # NEB notification No. 8, classes 2-4 (DOMAIN.md section 2)
 LEVEL_COLOUR = "#1F60C4"
 LINE_WORDS = {  # each threshold as a line on the chart: (Thai, English)
@@ -87,14 +87,7 @@ def _gapped(panel: timeseries.Panel) -> timeseries.Panel:
 
 def _status_mappings() -> list[dm.ValueMapping]:
     """Status rank to words and colour; a stale level's status (rank + STALE) in grey."""
-    stale = dm.RangeMap(
-        options=dm.DashboardRangeMapOptions(
-            from_val=STALE,
-            to=STALE + len(WATER_COLOURS) - 1,
-            result=dm.ValueMappingResult(text=title("ข้อมูลเก่า", "Stale reading"), color=GREY),
-        )
-    )
-    return [*water_status_mappings(), stale, no_data_mapping()]
+    return with_stale(water_status_mappings())
 
 
 # --- now ----------------------------------------------------------------------------------------
