@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -323,6 +323,24 @@ def test_string_fields_read_back_as_written(influx: InfluxClient) -> None:
     assert [r["name_en"] for r in rows] == texts
 
 
+def _derive_until(settings: Settings, done: Callable[[], bool], what: str) -> tuple[int, str]:
+    """Run `citydata derive` as a process until `done`, then SIGTERM: its status and stderr."""
+    env = {**os.environ, **settings.env()}
+    env.pop("CITYDATA_CONFIG", None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "citydata", "derive"], env=env, stderr=subprocess.PIPE
+    ) as proc:
+        try:
+            wait_for(done, what=what)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    return proc.returncode, err.decode()
+
+
 def test_the_service_writes_each_minute_and_stops_on_sigterm(
     influx: InfluxClient, tmp_path: Path
 ) -> None:
@@ -331,20 +349,10 @@ def test_the_service_writes_each_minute_and_stops_on_sigterm(
         registry.upsert_many([make_station("water-1", "water")])
     before = time.time_ns() - 61 * 10**9  # a minute judged counts readings up to it only
     influx.write_lines([encode_point("water", {"sensor_id": "water-1"}, {"level": 1.2}, before)])
-    env = {**os.environ, **settings.env()}
-    env.pop("CITYDATA_CONFIG", None)
-    with subprocess.Popen(
-        [sys.executable, "-m", "citydata", "derive"], env=env, stderr=subprocess.PIPE
-    ) as proc:
-        try:
-            wait_for(lambda: bool(influx.records("SELECT * FROM city_water")), what="a cycle")
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=15)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    assert proc.returncode == 0 and b"Traceback" not in err, err.decode()
+    status, err = _derive_until(
+        settings, lambda: bool(influx.records("SELECT * FROM city_water")), "a cycle"
+    )
+    assert status == 0 and "Traceback" not in err, err
     row = influx.records("SELECT level, status_rank FROM city_water")[0]  # a minute or two
     assert row["level"] == 1.2 and row["status_rank"] is None  # no thresholds registered
 
@@ -373,24 +381,12 @@ def test_the_service_fills_the_gap_since_it_was_stopped(
             encode_point("city_station", {"sensor_id": "water-1"}, {"state": 0.0}, last),
         ]
     )
-    env = {**os.environ, **settings.env()}
-    env.pop("CITYDATA_CONFIG", None)
     q = f"SELECT count(state) FROM city_station WHERE time > {last} AND time < {now}"
 
     def filled() -> bool:
         rows = influx.records(q)
         return bool(rows) and rows[0]["count"] >= 7  # every 5 minutes of the 40 missed
 
-    with subprocess.Popen(
-        [sys.executable, "-m", "citydata", "derive"], env=env, stderr=subprocess.PIPE
-    ) as proc:
-        try:
-            wait_for(filled, what="the gap filled")
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=15)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    assert b"filling the derived series since" in err
+    status, err = _derive_until(settings, filled, "the gap filled")
+    assert status == 0, err
+    assert "filling the derived series since" in err
