@@ -39,6 +39,10 @@ UNITS = {
     "s": "s",
     "": "none",
 }
+# The filter of a panel of a zone's sensors (the time range, the zones and sensors chosen) and
+# its grouping: one series per sensor, a point per interval.
+WHERE_SELECTED = '$timeFilter AND "zone" =~ /^$zone$/ AND "sensor_id" =~ /^$sensor$/'
+PER_SENSOR = 'GROUP BY time($__interval), "sensor_id"'
 Targets = Sequence[cogbuilder.Builder[cogvariants.Dataquery]]
 Panel = cogbuilder.Builder[dm.Panel]
 
@@ -53,6 +57,12 @@ def unit(metric: Metric, datum: bool = False) -> str:
     if datum:
         return "suffix: m MSL"
     return UNITS.get(metric.unit, f"suffix: {metric.unit}")
+
+
+def offline_gap_ms(kind: Kind) -> int:
+    """A time series breaks its line where a sensor was silent longer than its kind's offline
+    limit (Grafana's insertNulls, ms)."""
+    return int(kind.offline_after_s * 1000)
 
 
 def metric_title(metric: Metric) -> str:
@@ -100,7 +110,7 @@ def new_dashboard(uid: str, th: str, en: str, description: str) -> db.Dashboard:
 
 def zone_variable() -> db.QueryVariable:
     """Zones of every registered station (from the station snapshot), several at once."""
-    return _variable(
+    return query_variable(
         "zone", title("พื้นที่", "Zone"), 'SHOW TAG VALUES FROM "city_station" WITH KEY = "zone"'
     )
 
@@ -108,10 +118,12 @@ def zone_variable() -> db.QueryVariable:
 def sensor_variable(measurement: str, multi: bool = True) -> db.QueryVariable:
     """The sensors of a measurement in the chosen zones."""
     q = f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "sensor_id" WHERE "zone" =~ /^$zone$/'
-    return _variable("sensor", title("สถานี", "Sensor"), q, multi=multi)
+    return query_variable("sensor", title("สถานี", "Sensor"), q, multi=multi)
 
 
-def _variable(name: str, label: str, q: str, multi: bool = True) -> db.QueryVariable:
+def query_variable(name: str, label: str, q: str, multi: bool = True) -> db.QueryVariable:
+    """A variable from an InfluxQL query, refreshed with the time range; several values and
+    "All" when `multi`."""
     v = (
         db.QueryVariable(name)
         .label(label)

@@ -19,6 +19,8 @@ from citydata.aqi import LEVELS as AQI_LEVELS
 from citydata.kinds import Kind, Metric, all_kinds
 from dashboards.common import (
     DATASOURCE,
+    PER_SENSOR,
+    WHERE_SELECTED,
     Panel,
     aqi_level_mappings,
     aqi_thresholds,
@@ -31,6 +33,7 @@ from dashboards.common import (
     new_dashboard,
     newest,
     no_data_mapping,
+    offline_gap_ms,
     query,
     sensor_variable,
     stat_panel,
@@ -48,8 +51,6 @@ from dashboards.influxql import InfluxQL
 NAME = "air"
 KIND = "air"
 AQI = '"city_aqi"'
-WHERE = '$timeFilter AND "zone" =~ /^$zone$/ AND "sensor_id" =~ /^$sensor$/'
-PER_SENSOR = 'GROUP BY time($__interval), "sensor_id"'
 PARTICULATES = ("pm25", "pm10")  # panels of their own; every other metric gets one from the kind
 NOW = "2h"  # "now" panels see the last two whole hours' AQI, never an older one as current
 HOURLY = "1h"  # city_aqi has one point per whole hour: finer intervals would only add gaps
@@ -74,7 +75,7 @@ def _dashed_thresholds() -> cb.GraphThresholdsStyleConfig:
 def _measured(metric: Metric, ref: str = "A") -> InfluxQL:
     """The raw readings' mean per interval per sensor."""
     q = (
-        f'SELECT mean("{metric.name}") AS "{metric.name}" FROM "{KIND}" WHERE {WHERE} '
+        f'SELECT mean("{metric.name}") AS "{metric.name}" FROM "{KIND}" WHERE {WHERE_SELECTED} '
         f"{PER_SENSOR} fill(none)"
     )
     return query(q, ref, "$tag_sensor_id")
@@ -83,14 +84,17 @@ def _measured(metric: Metric, ref: str = "A") -> InfluxQL:
 def _average(pollutant: str, ref: str) -> InfluxQL:
     """The moving average the AQI takes (`<pollutant>_avg` of city_aqi), per sensor."""
     hours = AVERAGING_HOURS[pollutant]
-    q = f'SELECT mean("{pollutant}_avg") AS "avg" FROM {AQI} WHERE {WHERE} {PER_SENSOR} fill(none)'
+    q = (
+        f'SELECT mean("{pollutant}_avg") AS "avg" FROM {AQI} WHERE {WHERE_SELECTED} '
+        f"{PER_SENSOR} fill(none)"
+    )
     return query(q, ref, "$tag_sensor_id " + title(f"เฉลี่ย {hours} ชม.", f"{hours}-h mean"))
 
 
 def _raw_panel(metric: Metric, name: str) -> timeseries.Panel:
     """Measured values, a gap where a sensor was silent longer than the kind's offline limit."""
     return timeseries_panel(name, [_measured(metric)], unit(metric)).insert_nulls(
-        int(_kind().offline_after_s * 1000)
+        offline_gap_ms(_kind())
     )
 
 
@@ -98,7 +102,7 @@ def _raw_panel(metric: Metric, name: str) -> timeseries.Panel:
 
 
 def aqi_now() -> Panel:
-    q = f'SELECT last("aqi") AS "aqi" FROM {AQI} WHERE {WHERE} GROUP BY "sensor_id"'
+    q = f'SELECT last("aqi") AS "aqi" FROM {AQI} WHERE {WHERE_SELECTED} GROUP BY "sensor_id"'
     return (
         stat_panel(
             title("ดัชนีคุณภาพอากาศตอนนี้ รายสถานี", "Thai AQI now, by station"),
@@ -119,7 +123,7 @@ def aqi_now() -> Panel:
 
 
 def aqi_history() -> Panel:
-    q = f'SELECT max("aqi") AS "aqi" FROM {AQI} WHERE {WHERE} {PER_SENSOR} fill(none)'
+    q = f'SELECT max("aqi") AS "aqi" FROM {AQI} WHERE {WHERE_SELECTED} {PER_SENSOR} fill(none)'
     return (
         timeseries_panel(
             title("ดัชนีคุณภาพอากาศย้อนหลัง รายสถานี", "Thai AQI history, by station"),
@@ -138,7 +142,7 @@ def aqi_history() -> Panel:
 
 
 def level_timeline() -> Panel:
-    q = f'SELECT max("level") AS "level" FROM {AQI} WHERE {WHERE} {PER_SENSOR} fill(null)'
+    q = f'SELECT max("level") AS "level" FROM {AQI} WHERE {WHERE_SELECTED} {PER_SENSOR} fill(null)'
     return (
         state_timeline_panel(
             title("ระดับคุณภาพอากาศ รายสถานี", "AQI level, by station"),
@@ -156,7 +160,7 @@ def stations_now() -> Panel:
     q = (
         'SELECT last("aqi") AS "aqi", last("level") AS "level", last("dominant") AS "dominant", '
         'last("pm25_avg") AS "pm25_avg", last("pm10_avg") AS "pm10_avg", '
-        f'last("estimate") AS "estimate" FROM {AQI} WHERE {WHERE} GROUP BY "sensor_id"'
+        f'last("estimate") AS "estimate" FROM {AQI} WHERE {WHERE_SELECTED} GROUP BY "sensor_id"'
     )
     pm = unit(_kind().by_name["pm25"])
     estimate = [mapping(0, "", "transparent"), mapping(1, title("ประมาณการ", "estimate"), "text")]
@@ -231,7 +235,10 @@ def _pollutant_mappings() -> list[dm.ValueMapping]:
 
 
 def dominant_timeline() -> Panel:
-    q = f'SELECT last("dominant") AS "dominant" FROM {AQI} WHERE {WHERE} {PER_SENSOR} fill(null)'
+    q = (
+        f'SELECT last("dominant") AS "dominant" FROM {AQI} WHERE {WHERE_SELECTED} '
+        f"{PER_SENSOR} fill(null)"
+    )
     return (
         state_timeline_panel(
             title("มลพิษหลักที่กำหนดค่า AQI", "Dominant pollutant (sets the AQI)"),
@@ -278,7 +285,7 @@ def comparison() -> Panel:
     """PM2.5 24-hour means over the range per station: the mean and the worst hour."""
     q = (
         'SELECT mean("pm25_avg") AS "mean", max("pm25_avg") AS "max" '
-        f'FROM {AQI} WHERE {WHERE} GROUP BY "sensor_id"'
+        f'FROM {AQI} WHERE {WHERE_SELECTED} GROUP BY "sensor_id"'
     )
     return (
         bargauge.Panel()

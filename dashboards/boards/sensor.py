@@ -25,13 +25,16 @@ from citydata.kinds import Kind, Metric
 from dashboards.common import (
     DATASOURCE,
     GREY,
+    WHERE_SELECTED,
     Panel,
     colour_by_thresholds,
     column,
     metric_title,
     new_dashboard,
     newest,
+    offline_gap_ms,
     query,
+    query_variable,
     stat_panel,
     steps,
     table_panel,
@@ -43,7 +46,6 @@ from dashboards.common import (
 )
 
 NAME = "sensor"
-WHERE = '$timeFilter AND "zone" =~ /^$zone$/ AND "sensor_id" =~ /^$sensor$/'
 NOW = "15m"  # the station snapshot is written every minute: older is not "now"
 # Where operators' browsers reach the citydata API (`citydata local`'s default); a deployment
 # sets it in the URL (var-api=...) or in this variable.
@@ -84,40 +86,25 @@ def series_name(kind: Kind, metric: Metric) -> str:
 # --- variables --------------------------------------------------------------------------------
 
 
-def _query_variable(name: str, label: str, q: str) -> db.QueryVariable:
-    return (
-        db.QueryVariable(name)
-        .label(label)
-        .query(q)
-        .datasource(DATASOURCE)
-        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(dm.VariableSort.ALPHABETICAL_ASC)
-    )
-
-
 def sensor_variable() -> db.QueryVariable:
     """One sensor of any registered kind in the chosen zones."""
     q = f'SHOW TAG VALUES FROM {_kind_names()} WITH KEY = "sensor_id" WHERE "zone" =~ /^$zone$/'
-    return _query_variable("sensor", title("สถานี", "Sensor"), q).multi(False)
+    return query_variable("sensor", title("สถานี", "Sensor"), q, multi=False)
 
 
 def kind_variable() -> db.QueryVariable:
     """The sensor's kind: the registered measurement its readings are in (hidden)."""
     q = f'SHOW MEASUREMENTS WITH MEASUREMENT =~ {_kind_names()} WHERE "sensor_id" =~ /^$sensor$/'
-    return (
-        _query_variable("kind", title("ชนิด", "Kind"), q)
-        .multi(False)
-        .hide(dm.VariableHide.HIDE_VARIABLE)
+    return query_variable("kind", title("ชนิด", "Kind"), q, multi=False).hide(
+        dm.VariableHide.HIDE_VARIABLE
     )
 
 
 def metric_variable() -> db.QueryVariable:
     """The registered metrics the sensor's kind has readings of, every one (hidden)."""
     return (
-        _query_variable("metric", title("ค่าที่วัด", "Metric"), 'SHOW FIELD KEYS FROM "$kind"')
+        query_variable("metric", title("ค่าที่วัด", "Metric"), 'SHOW FIELD KEYS FROM "$kind"')
         .regex(_metric_names())
-        .multi(True)
-        .include_all(True)
         .current(dm.VariableOption(selected=True, text=["All"], value=["$__all"]))
         .hide(dm.VariableHide.HIDE_VARIABLE)
     )
@@ -159,7 +146,7 @@ def _status_mappings() -> list[dm.ValueMapping]:
 
 
 def online() -> Panel:
-    q = f'SELECT last("online") AS "online" FROM "city_station" WHERE {WHERE}'
+    q = f'SELECT last("online") AS "online" FROM "city_station" WHERE {WHERE_SELECTED}'
     return (
         stat_panel(title("สถานะการเชื่อมต่อ", "Online"), [query(q, "A", "$tag_sensor_id")], "none")
         .description(
@@ -176,7 +163,7 @@ def online() -> Panel:
 
 
 def last_seen() -> Panel:
-    q = f'SELECT * FROM "$kind" WHERE {WHERE} ORDER BY time DESC LIMIT 1'
+    q = f'SELECT * FROM "$kind" WHERE {WHERE_SELECTED} ORDER BY time DESC LIMIT 1'
     return (
         stat_panel(title("ได้รับข้อมูลล่าสุด", "Last seen"), [table_query(q)], "dateTimeFromNow")
         .description(
@@ -194,7 +181,7 @@ def last_seen() -> Panel:
 def snapshot() -> Panel:
     q = (
         'SELECT "name_th", "name_en", "kind", "zone", "site", "status", "online", "age_s" '
-        f'FROM "city_station" WHERE {WHERE} ORDER BY time DESC LIMIT 1'
+        f'FROM "city_station" WHERE {WHERE_SELECTED} ORDER BY time DESC LIMIT 1'
     )
     columns = {
         "Time": (title("ประเมินเมื่อ", "Judged at"), None),
@@ -268,9 +255,7 @@ def deadletters() -> Panel:
 def _metric_overrides(panel: timeseries.Panel) -> timeseries.Panel:
     """Each registered metric's title, unit and offline gap on its series."""
     for kind in _kinds():
-        gap = dm.DynamicConfigValue(
-            id_val="custom.insertNulls", value=int(kind.offline_after_s * 1000)
-        )
+        gap = dm.DynamicConfigValue(id_val="custom.insertNulls", value=offline_gap_ms(kind))
         for m in kind.metrics:
             panel = panel.override_by_name(
                 series_name(kind, m), [*column(metric_title(m), unit(m)), gap]
@@ -282,7 +267,7 @@ def readings() -> Panel:
     """One panel per metric of the sensor (repeated over $metric), all fed by one query of the
     sensor's registered metrics; each repeat keeps its own metric's series."""
     q = (
-        f'SELECT mean({_metric_names()}) FROM "$kind" WHERE {WHERE} '
+        f'SELECT mean({_metric_names()}) FROM "$kind" WHERE {WHERE_SELECTED} '
         "GROUP BY time($__interval) fill(none)"
     )
     keep = dm.DataTransformerConfig(

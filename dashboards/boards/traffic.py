@@ -22,14 +22,17 @@ from citydata.kinds import Kind, Metric, all_kinds
 from dashboards.common import (
     DATASOURCE,
     GREY,
+    PER_SENSOR,
     STALE,
     TIMEZONE,
+    WHERE_SELECTED,
     Panel,
     column,
     dashed,
     metric_title,
     new_dashboard,
     newest,
+    offline_gap_ms,
     query,
     sensor_variable,
     stat_panel,
@@ -48,8 +51,6 @@ from dashboards.common import (
 NAME = "traffic"
 KIND = "traffic"
 JUDGED = '"city_traffic"'
-WHERE = '$timeFilter AND "zone" =~ /^$zone$/ AND "sensor_id" =~ /^$sensor$/'
-PER_SENSOR = 'GROUP BY time($__interval), "sensor_id"'
 VEH_PER_MIN = "suffix: veh/min"
 PER_MINUTE = '(sum("interval_s") / 60)'  # counting minutes in the interval, to divide counts by
 NOW = "15m"  # "now" panels: city_traffic is written every minute, older is not "now"
@@ -69,11 +70,6 @@ def _classes() -> list[Metric]:
     return [m for m in _kind().metrics if m.unit == "vehicles" and m.name != TOTAL]
 
 
-def _gap_ms() -> int:
-    """Break a line where a detector was silent longer than the kind's offline limit."""
-    return int(_kind().offline_after_s * 1000)
-
-
 def _congestion_mappings() -> list[dm.ValueMapping]:
     """Severity to words and colour; a stale reading's severity (+ STALE) in grey."""
     return with_stale(traffic_mappings())
@@ -84,7 +80,7 @@ def _congestion_mappings() -> list[dm.ValueMapping]:
 
 def volume() -> Panel:
     q = (
-        f'SELECT sum("{TOTAL}") / {PER_MINUTE} AS "volume" FROM "{KIND}" WHERE {WHERE} '
+        f'SELECT sum("{TOTAL}") / {PER_MINUTE} AS "volume" FROM "{KIND}" WHERE {WHERE_SELECTED} '
         f"{PER_SENSOR} fill(none)"
     )
     return (
@@ -99,16 +95,17 @@ def volume() -> Panel:
             "compare. A gap: the detector was silent longer than its offline limit."
         )
         .interval(READINGS)
-        .insert_nulls(_gap_ms())
+        .insert_nulls(offline_gap_ms(_kind()))
     )
 
 
 def speed() -> Panel:
     measured = (
-        f'SELECT mean("speed") AS "speed" FROM "{KIND}" WHERE {WHERE} {PER_SENSOR} fill(none)'
+        f'SELECT mean("speed") AS "speed" FROM "{KIND}" WHERE {WHERE_SELECTED} '
+        f"{PER_SENSOR} fill(none)"
     )
     free_flow = (
-        f'SELECT mean("free_flow") AS "free_flow" FROM {JUDGED} WHERE {WHERE} '
+        f'SELECT mean("free_flow") AS "free_flow" FROM {JUDGED} WHERE {WHERE_SELECTED} '
         f"{PER_SENSOR} fill(none)"
     )
     return (
@@ -125,14 +122,14 @@ def speed() -> Panel:
             "speed; congestion is judged by the ratio of the two (DOMAIN.md section 4)."
         )
         .interval(READINGS)
-        .insert_nulls(_gap_ms())
+        .insert_nulls(offline_gap_ms(_kind()))
         .override_by_query("B", dashed())
     )
 
 
 def occupancy() -> Panel:
     q = (
-        f'SELECT mean("occupancy") AS "occupancy" FROM "{KIND}" WHERE {WHERE} '
+        f'SELECT mean("occupancy") AS "occupancy" FROM "{KIND}" WHERE {WHERE_SELECTED} '
         f"{PER_SENSOR} fill(none)"
     )
     return (
@@ -146,7 +143,7 @@ def occupancy() -> Panel:
             "a point detector usually sees congestion (a rule of thumb)."
         )
         .interval(READINGS)
-        .insert_nulls(_gap_ms())
+        .insert_nulls(offline_gap_ms(_kind()))
         .min(0)
         .max(100)
         .thresholds(steps("transparent", (OCCUPANCY_CONGESTED, "#FF8C00")))
@@ -160,7 +157,7 @@ def occupancy() -> Panel:
 def congestion_timeline() -> Panel:
     q = (
         f'SELECT max("severity") + {STALE} * max("stale") AS "severity" FROM {JUDGED} '
-        f"WHERE {WHERE} {PER_SENSOR} fill(null)"
+        f"WHERE {WHERE_SELECTED} {PER_SENSOR} fill(null)"
     )
     return (
         state_timeline_panel(
@@ -181,7 +178,7 @@ def congestion_timeline() -> Panel:
 def congestion_now() -> Panel:
     q = (
         f'SELECT last("severity") + {STALE} * last("stale") AS "severity" FROM {JUDGED} '
-        f'WHERE {WHERE} GROUP BY "sensor_id"'
+        f'WHERE {WHERE_SELECTED} GROUP BY "sensor_id"'
     )
     return (
         stat_panel(
@@ -220,7 +217,7 @@ def _class_names(panel: ClassPanel) -> ClassPanel:
 
 
 def class_mix() -> Panel:
-    q = f'SELECT {_class_columns(False)} FROM "{KIND}" WHERE {WHERE}'
+    q = f'SELECT {_class_columns(False)} FROM "{KIND}" WHERE {WHERE_SELECTED}'
     panel = (
         piechart.Panel()
         .title(title("สัดส่วนประเภทรถ", "Vehicle class mix"))
@@ -247,7 +244,7 @@ def class_mix() -> Panel:
 
 def class_volume() -> Panel:
     q = (
-        f'SELECT {_class_columns(True)} FROM "{KIND}" WHERE {WHERE} '
+        f'SELECT {_class_columns(True)} FROM "{KIND}" WHERE {WHERE_SELECTED} '
         "GROUP BY time($__interval) fill(none)"
     )
     panel = (
@@ -262,7 +259,7 @@ def class_volume() -> Panel:
         )
         .span(16)
         .interval(READINGS)
-        .insert_nulls(_gap_ms())
+        .insert_nulls(offline_gap_ms(_kind()))
         .fill_opacity(40)
         .stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
     )
@@ -331,7 +328,7 @@ def hour_of_week() -> Panel:
     them into a 7 x 24 table whose cells are coloured by volume: the heatmap.
     """
     q = (
-        f'SELECT sum("{TOTAL}") / {PER_MINUTE} AS "volume" FROM "{KIND}" WHERE {WHERE} '
+        f'SELECT sum("{TOTAL}") / {PER_MINUTE} AS "volume" FROM "{KIND}" WHERE {WHERE_SELECTED} '
         "GROUP BY time(1h) fill(none)"
     )
     cells = cm.TableColoredBackgroundCellOptions(mode=cm.TableCellBackgroundDisplayMode.GRADIENT)

@@ -20,8 +20,10 @@ from citydata.kinds import Kind, Metric, all_kinds
 from citydata.water import THRESHOLDS
 from dashboards.common import (
     GREY,
+    PER_SENSOR,
     STALE,
     WATER_COLOURS,
+    WHERE_SELECTED,
     Panel,
     column,
     dashed,
@@ -29,6 +31,7 @@ from dashboards.common import (
     metric_title,
     new_dashboard,
     newest,
+    offline_gap_ms,
     query,
     sensor_variable,
     stat_panel,
@@ -48,8 +51,6 @@ from dashboards.influxql import InfluxQL
 NAME = "water"
 KIND = "water"
 JUDGED = '"city_water"'
-WHERE = '$timeFilter AND "zone" =~ /^$zone$/ AND "sensor_id" =~ /^$sensor$/'
-PER_SENSOR = 'GROUP BY time($__interval), "sensor_id"'
 TOPICS = ("level", "do", "ph", "turbidity")  # panels of their own; the rest share one panel
 NOW = "15m"  # "now" panels: city_water is written every minute, older is not "now"
 MINUTELY = "1m"  # city_water's cadence: finer intervals would only add gaps
@@ -74,7 +75,7 @@ def _metric(name: str) -> Metric:
 def _measured(metric: Metric, ref: str = "A") -> InfluxQL:
     """The raw readings' mean per interval per sensor."""
     q = (
-        f'SELECT mean("{metric.name}") AS "{metric.name}" FROM "{KIND}" WHERE {WHERE} '
+        f'SELECT mean("{metric.name}") AS "{metric.name}" FROM "{KIND}" WHERE {WHERE_SELECTED} '
         f"{PER_SENSOR} fill(none)"
     )
     return query(q, ref, "$tag_sensor_id")
@@ -82,7 +83,7 @@ def _measured(metric: Metric, ref: str = "A") -> InfluxQL:
 
 def _gapped(panel: timeseries.Panel) -> timeseries.Panel:
     """A gap where a sensor was silent longer than the kind's offline limit."""
-    return panel.insert_nulls(int(_kind().offline_after_s * 1000))
+    return panel.insert_nulls(offline_gap_ms(_kind()))
 
 
 def _status_mappings() -> list[dm.ValueMapping]:
@@ -96,7 +97,7 @@ def _status_mappings() -> list[dm.ValueMapping]:
 def status_now() -> Panel:
     q = (
         f'SELECT last("status_rank") + {STALE} * last("stale") AS "status" FROM {JUDGED} '
-        f'WHERE {WHERE} GROUP BY "sensor_id"'
+        f'WHERE {WHERE_SELECTED} GROUP BY "sensor_id"'
     )
     return (
         stat_panel(
@@ -123,7 +124,7 @@ def river_now() -> Panel:
         f'{STALE} * last("stale") AS "status", last("next_threshold") AS "next_threshold", '
         'last("margin_m") AS "margin_m", last("rise_m_per_h") AS "rise_m_per_h", '
         'last("do") AS "do", last("do_min") AS "do_min", last("level_age_s") AS "level_age_s" '
-        f'FROM {JUDGED} WHERE {WHERE} GROUP BY "sensor_id"'
+        f'FROM {JUDGED} WHERE {WHERE_SELECTED} GROUP BY "sensor_id"'
     )
     lines = [_text_mapping(t, title(*LINE_WORDS[t])) for t in THRESHOLDS]
     return (
@@ -179,10 +180,10 @@ def level_lines() -> Panel:
     level = _metric("level")
     measured = (
         f'SELECT mean("level") AS "{title(level.title_th, "level")}" FROM "{KIND}" '
-        f"WHERE {WHERE} {PER_SENSOR} fill(none)"
+        f"WHERE {WHERE_SELECTED} {PER_SENSOR} fill(none)"
     )
     lines = ", ".join(f'last("{t}") AS "{title(*LINE_WORDS[t])}"' for t in THRESHOLDS)
-    judged = f"SELECT {lines} FROM {JUDGED} WHERE {WHERE} {PER_SENSOR} fill(none)"
+    judged = f"SELECT {lines} FROM {JUDGED} WHERE {WHERE_SELECTED} {PER_SENSOR} fill(none)"
     panel = (
         timeseries_panel(
             title("ระดับน้ำ $sensor เทียบระดับเตือน", "Water level at $sensor against its lines"),
@@ -214,7 +215,7 @@ def level_lines() -> Panel:
 def status_timeline() -> Panel:
     q = (
         f'SELECT max("status_rank") + {STALE} * max("stale") AS "status" FROM {JUDGED} '
-        f"WHERE {WHERE} {PER_SENSOR} fill(null)"
+        f"WHERE {WHERE_SELECTED} {PER_SENSOR} fill(null)"
     )
     return (
         state_timeline_panel(
@@ -228,7 +229,10 @@ def status_timeline() -> Panel:
 
 
 def margin() -> Panel:
-    q = f'SELECT min("margin_m") AS "margin" FROM {JUDGED} WHERE {WHERE} {PER_SENSOR} fill(none)'
+    q = (
+        f'SELECT min("margin_m") AS "margin" FROM {JUDGED} WHERE {WHERE_SELECTED} '
+        f"{PER_SENSOR} fill(none)"
+    )
     return (
         timeseries_panel(
             title("ระยะต่ำกว่าระดับเตือนถัดไป", "Margin below the next line"),
@@ -245,7 +249,10 @@ def margin() -> Panel:
 
 
 def rise_rate() -> Panel:
-    q = f'SELECT mean("rise_m_per_h") AS "rise" FROM {JUDGED} WHERE {WHERE} {PER_SENSOR} fill(none)'
+    q = (
+        f'SELECT mean("rise_m_per_h") AS "rise" FROM {JUDGED} WHERE {WHERE_SELECTED} '
+        f"{PER_SENSOR} fill(none)"
+    )
     return (
         timeseries_panel(
             title("อัตราการขึ้นของระดับน้ำ", "Rate of rise (tide-aware)"),
@@ -267,7 +274,8 @@ def rise_rate() -> Panel:
 def dissolved_oxygen() -> Panel:
     do = _metric("do")
     minimum = (
-        f'SELECT last("do_min") AS "do_min" FROM {JUDGED} WHERE {WHERE} {PER_SENSOR} fill(none)'
+        f'SELECT last("do_min") AS "do_min" FROM {JUDGED} WHERE {WHERE_SELECTED} '
+        f"{PER_SENSOR} fill(none)"
     )
     floor = "$tag_sensor_id " + title("ขั้นต่ำตามประเภทแหล่งน้ำ", "class minimum")
     return _gapped(
@@ -307,7 +315,7 @@ def other_metrics() -> Panel:
     metric appears without edits, and one the stations do not measure leaves no empty panel."""
     rest = [m for m in _kind().metrics if m.name not in TOPICS]
     fields = ", ".join(f'mean("{m.name}") AS "{metric_title(m)}"' for m in rest)
-    q = f'SELECT {fields} FROM "{KIND}" WHERE {WHERE} {PER_SENSOR} fill(none)'
+    q = f'SELECT {fields} FROM "{KIND}" WHERE {WHERE_SELECTED} {PER_SENSOR} fill(none)'
     panel = timeseries_panel(
         title("ตัวชี้วัดอื่นของน้ำ", "Other water measurements"),
         [query(q, "A", "$tag_sensor_id $col")],
