@@ -37,6 +37,12 @@ class ConfigError(Exception):
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+def is_http_url(value: str) -> bool:
+    """An http:// or https:// URL with a host (InfluxDB, Grafana, a browser origin)."""
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 class Settings(BaseModel):
     """Every setting the programs share. Field names are the env names without the prefix."""
 
@@ -153,10 +159,9 @@ class Settings(BaseModel):
     @field_validator("influx_url")
     @classmethod
     def _influx_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not is_http_url(value):
             raise ValueError("must be http(s)://host[:port]")
-        _ = parts.port
+        _ = urlsplit(value).port
         return value.rstrip("/")
 
     @field_validator("api_cors_origins", mode="before")
@@ -170,10 +175,7 @@ class Settings(BaseModel):
     @classmethod
     def _origin_urls(cls, value: list[str]) -> list[str]:
         for origin in value:
-            parts = urlsplit(origin)
-            if origin != "*" and (
-                parts.scheme not in ("http", "https") or not parts.hostname or parts.path
-            ):
+            if origin != "*" and (not is_http_url(origin) or urlsplit(origin).path):
                 raise ValueError(f"{origin!r} is not an origin like https://host[:port] or '*'")
         return value
 

@@ -30,7 +30,7 @@ from grafana_client.client import (
 )
 from niquests.exceptions import InvalidJSONError, RequestException
 
-from citydata.settings import Settings
+from citydata.settings import Settings, is_http_url
 
 FOLDER_UID = "citydata"
 FOLDER_TITLE = "citydata"
@@ -65,9 +65,9 @@ def public_url(url: str) -> str:
 def check_url(url: str) -> str:
     """Grafana's base URL with a final slash (grafana-client joins a sub-path without one);
     PushError unless it is http(s) with a host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(url):
         raise PushError(f"--url {public_url(url)!r} is not an http:// or https:// URL")
+    parts = urlsplit(url)
     return url if parts.path.endswith("/") else parts._replace(path=parts.path + "/").geturl()
 
 
@@ -80,8 +80,7 @@ def datasource(provisioning: Path, uid: str, influx_url: str, settings: Settings
         (entry,) = [d for d in doc["datasources"] if d.get("uid") == uid]
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise PushError(f"no datasource {uid!r} in {provisioning}: {exc}") from None
-    parts = urlsplit(influx_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(influx_url):
         raise PushError(f"InfluxDB URL {public_url(influx_url)!r} is not http(s)://host[:port]")
     json_data = {k: v for k, v in (entry.get("jsonData") or {}).items() if k != "dbName"}
     body: Json = {
