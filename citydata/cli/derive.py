@@ -162,6 +162,7 @@ def _catch_up(deriver: Deriver, stop: threading.Event) -> None:
     """Fill the gap since the last points written (the service was stopped), if any."""
     from citydata.derived.backfill import CATCH_UP_STEP_S, catch_up_since
     from citydata.influx import InfluxError
+    from citydata.timeutil import as_datetime
 
     try:
         since_ns = catch_up_since(deriver.influx, time.time_ns())
@@ -169,11 +170,5 @@ def _catch_up(deriver: Deriver, stop: threading.Event) -> None:
         log.warning("cannot look for a gap in the derived series: %s", exc)
         return
     if since_ns is not None:
-        log.info("filling the derived series since %s", _rfc3339(since_ns))
+        log.info("filling the derived series since %s", as_datetime(since_ns).isoformat())
         _backfill(deriver, since_ns, CATCH_UP_STEP_S, stop)
-
-
-def _rfc3339(ns: int) -> str:
-    from citydata.timeutil import as_datetime
-
-    return as_datetime(ns).isoformat()
