@@ -85,8 +85,10 @@ def backfill(
 
 def catch_up_since(influx: InfluxClient, now_ns: int) -> int | None:
     """Where a restarted service resumes: just after the newest station snapshot written, when
-    that is more than a minute and less than CATCH_UP_MAX_NS ago; None otherwise (a first
-    start, or an outage too long to fill unasked)."""
+    that is more than one catch-up step (5 min) and less than CATCH_UP_MAX_NS ago; None
+    otherwise: a first start, a gap finer than the catch-up's own step (a backfill at that
+    step ends up to a step before now: nothing to fill), or an outage too long to fill
+    unasked."""
     rows = influx.records(
         f"SELECT last({quote_ident('state')}) FROM {quote_ident(STATION)} "
         f"WHERE time > {now_ns - CATCH_UP_MAX_NS}"
@@ -94,4 +96,4 @@ def catch_up_since(influx: InfluxClient, now_ns: int) -> int | None:
     if not rows:
         return None
     newest = int(rows[0]["time"])
-    return newest + MINUTE_NS if now_ns - newest > 2 * MINUTE_NS else None
+    return newest + MINUTE_NS if now_ns - newest > CATCH_UP_STEP_S * _NS else None
