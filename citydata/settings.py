@@ -145,6 +145,43 @@ class Settings(BaseModel):
         "(https://data.example.go.th); '*' allows any. Empty: no CORS headers.",
     )
 
+    alerts_rules_file: Path | None = Field(
+        None,
+        description="YAML file of alert rules and recipients (deploy/alerts.yaml ships the Lam "
+        "Phaya defaults), loaded into the registry database when the alerts service starts; "
+        "unset: the rules already there (citydata alerts load, or the API).",
+    )
+    alerts_line_api_url: str = Field(
+        "https://api.line.me", description="LINE Messaging API base URL (push messages)."
+    )
+    alerts_line_token: SecretStr | None = Field(
+        None, description="LINE channel access token (long-lived); unset: no LINE delivery."
+    )
+    alerts_smtp_url: str = Field(
+        "",
+        description="Mail server: smtp://user:pass@host:587 (STARTTLS, required) or "
+        "smtps://user:pass@host:465 (TLS from the start); empty: no e-mail delivery.",
+    )
+    alerts_smtp_from: str = Field(
+        "citydata@localhost", description="Sender address of alert e-mails."
+    )
+    alerts_smtp_ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) that sign the mail server's certificate; unset: the "
+        "system's.",
+    )
+    alerts_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 signature sent with every webhook "
+        "(X-Citydata-Signature); unset: no webhook delivery.",
+    )
+    alerts_retry_max_s: float = Field(
+        600.0, gt=0, le=86_400, description="Longest wait between delivery retries, seconds."
+    )
+    alerts_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Timeout of one delivery attempt, seconds."
+    )
+
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
@@ -163,6 +200,26 @@ class Settings(BaseModel):
             raise ValueError("must be http(s)://host[:port]")
         _ = urlsplit(value).port
         return value.rstrip("/")
+
+    @field_validator("alerts_line_api_url")
+    @classmethod
+    def _line_url(cls, value: str) -> str:
+        if not is_http_url(value):
+            raise ValueError("must be http(s)://host[:port]")
+        return value.rstrip("/")
+
+    @field_validator("alerts_smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("must start with smtp:// (STARTTLS) or smtps:// (TLS)")
+        if not parts.hostname:
+            raise ValueError("has no host")
+        _ = parts.port
+        return value
 
     @field_validator("api_cors_origins", mode="before")
     @classmethod
@@ -211,7 +268,7 @@ class Settings(BaseModel):
         return out
 
 
-_SECRETS = {"influx_token", "influx_password"}
+_SECRETS = {"influx_token", "influx_password", "alerts_line_token", "alerts_webhook_secret"}
 _JSON_SETTINGS = {"routes"}  # structured: JSON in the environment, tables in the file
 _LIST_SETTINGS = {"api_cors_origins"}  # comma-separated in the environment, arrays in the file
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):[^@/\s]*@")
@@ -298,11 +355,17 @@ def _absolute_sqlite_url(url: str, cwd: Path) -> str:
     )
 
 
+def _maybe_absolute(path: Path | None, cwd: Path) -> Path | None:
+    return None if path is None else absolute_path(path, cwd)
+
+
 def _absolute_paths(settings: Settings, cwd: Path) -> Settings:
     return settings.model_copy(
         update={
             "data_dir": absolute_path(settings.data_dir, cwd),
             "registry_url": _absolute_sqlite_url(settings.registry_url, cwd),
+            "alerts_rules_file": _maybe_absolute(settings.alerts_rules_file, cwd),
+            "alerts_smtp_ca_file": _maybe_absolute(settings.alerts_smtp_ca_file, cwd),
         }
     )
 
