@@ -87,6 +87,11 @@ class Registry:
         """The registry the settings name (see `registry_url`)."""
         return cls.open(registry_url(settings))
 
+    @property
+    def engine(self) -> Engine:
+        """The database connection pool, for the tables others keep there (the alerts')."""
+        return self._engine
+
     def close(self) -> None:
         self._engine.dispose()
 
