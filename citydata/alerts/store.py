@@ -29,7 +29,9 @@ from citydata.registry.tables import (
 )
 
 Origin = Literal["file", "api"]
-Transition = Literal["pending", "firing", "resolved", "reminder", "acknowledged", "undelivered"]
+Transition = Literal[
+    "pending", "firing", "resolved", "inactive", "reminder", "acknowledged", "undelivered"
+]
 
 
 class RuleNotFound(RegistryError):

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from citydata.cli import (
+    alerts,
     api,
     collector,
     dashboards,
@@ -27,7 +28,19 @@ from citydata.cli import (
 from citydata.cli._common import SETTINGS_HELP
 
 # In the order `citydata --help` lists them.
-GROUPS = (collector, db, simulate, local, deadletters, api, sensors, keys, derive, dashboards)
+GROUPS = (
+    collector,
+    db,
+    simulate,
+    local,
+    deadletters,
+    api,
+    sensors,
+    keys,
+    derive,
+    alerts,
+    dashboards,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

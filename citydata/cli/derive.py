@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING
 from citydata.cli._common import SETTINGS_HELP
 
 if TYPE_CHECKING:
+    from alerts.service import AlertsService
     from citydata.cli._common import Subparsers
     from citydata.derived.deriver import Deriver
+    from citydata.influx import InfluxClient
+    from citydata.registry import Registry
     from citydata.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,6 +105,13 @@ def add_commands(subparsers: Subparsers) -> None:
         help="do one cycle (the current minute and the AQI of the current and previous hour) "
         "and exit; with --since, only the backfill. Exit status 1 when it failed",
     )
+    p.add_argument(
+        "--alerts",
+        action="store_true",
+        help="also evaluate the alert rules after each cycle and deliver their messages (the "
+        "alerts service in this process: each station judged once for both; see "
+        "`citydata alerts run --help`)",
+    )
     p.set_defaults(func=cmd_derive)
 
 
@@ -123,16 +133,45 @@ def _backfill(deriver: Deriver, since_ns: int, step_s: int, stop: threading.Even
     return 0
 
 
-def _live(deriver: Deriver, once: bool, stop: threading.Event) -> int:
+def live(
+    deriver: Deriver, once: bool, stop: threading.Event, service: AlertsService | None = None
+) -> int:
+    """The cycles, every whole minute until `stop` (one with `once`), with the alerts
+    evaluated after each when `service` is given."""
     from citydata.derived.deriver import MINUTE_NS, floor_to
     from citydata.derived.schedule import Loop, run
 
-    loop = Loop(deriver)
+    if service is None:
+        loop = Loop(deriver)
+    else:
+        loop = Loop(
+            deriver, after=[service.evaluator.after_cycle], failed=[service.evaluator.failed_cycle]
+        )
     if once:
-        return 0 if loop.step(floor_to(time.time_ns(), MINUTE_NS)) is not None else 1
+        done = loop.step(floor_to(time.time_ns(), MINUTE_NS))
+        if service is not None:
+            for channel in service.senders:
+                service.dispatcher.deliver(channel)
+        return 0 if done is not None else 1
+    if service is not None:
+        service.start(stop)
     log.info("derived series: a cycle every whole minute, the AQI on each whole hour")
     run(loop, time.time_ns, stop.wait)
     return 0
+
+
+def alerts_service(
+    settings: Settings, influx: InfluxClient, registry: Registry
+) -> AlertsService | None:
+    """The alerts service, or None (printed why) when its rules file is invalid."""
+    from alerts.service import build
+    from citydata.alerts.rules import RulesError
+
+    try:
+        return build(settings, influx, registry)
+    except RulesError as exc:
+        print(f"citydata: {exc}", file=sys.stderr)
+        return None
 
 
 def cmd_derive(settings: Settings, args: argparse.Namespace) -> int:
@@ -148,14 +187,21 @@ def cmd_derive(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     with InfluxClient.from_settings(settings) as influx, Registry.from_settings(settings) as reg:
+        service = alerts_service(settings, influx, reg) if args.alerts else None
+        if args.alerts and service is None:
+            return 2
         deriver = Deriver(influx, reg, settings.aqi_above_200)
-        if since_ns is not None:
-            status = _backfill(deriver, since_ns, args.step, stop)
-            if status or args.once or stop.is_set():
-                return status
-        elif not args.once:
-            _catch_up(deriver, stop)
-        return _live(deriver, args.once, stop)
+        try:
+            if since_ns is not None:
+                status = _backfill(deriver, since_ns, args.step, stop)
+                if status or args.once or stop.is_set():
+                    return status
+            elif not args.once:
+                _catch_up(deriver, stop)
+            return live(deriver, args.once, stop, service)
+        finally:
+            if service is not None:
+                service.close()
 
 
 def _catch_up(deriver: Deriver, stop: threading.Event) -> None:

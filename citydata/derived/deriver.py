@@ -57,8 +57,11 @@ class Written:
 class Deriver:
     """Judges through citydata and writes the points of docs/derived.md to `influx`."""
 
-    def __init__(self, influx: InfluxClient, registry: Registry, above_200: str) -> None:
+    def __init__(
+        self, influx: InfluxClient, registry: Registry, above_200: str, *, write: bool = True
+    ) -> None:
         self.influx = influx
+        self.writes = write  # False: judge only (the alerts service on its own)
         self.registry = registry
         self.above_200 = above_200
         self._hours: dict[int, HourJudgments] = {}
@@ -66,6 +69,8 @@ class Deriver:
 
     def write(self, lines: Iterable[str]) -> int:
         batch = list(lines)
+        if not self.writes:
+            return 0
         for i in range(0, len(batch), _WRITE_BATCH):
             self.influx.write_lines(batch[i : i + _WRITE_BATCH])
         return len(batch)

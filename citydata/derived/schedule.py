@@ -34,7 +34,8 @@ class Cycle:
     seconds: float
 
 
-AfterCycle = Callable[[Cycle], None]
+AfterCycle = Callable[[Cycle], object]
+FailedCycle = Callable[[int, Exception], object]  # the minute, and why it failed
 
 
 class Steps(Protocol):
@@ -63,16 +64,19 @@ class Tally:
 
 
 class Loop:
-    """Runs the cycles of one `Deriver`; `after` callbacks hear each successful cycle."""
+    """Runs the cycles of one `Deriver`; `after` callbacks hear each successful cycle, `failed`
+    callbacks each failed one (the alerts' "InfluxDB unreachable")."""
 
     def __init__(
         self,
         deriver: Steps,
         after: Sequence[AfterCycle] = (),
         clock: Callable[[], float] = time.monotonic,
+        failed: Sequence[FailedCycle] = (),
     ) -> None:
         self.deriver = deriver
         self.after = list(after)
+        self.failed = list(failed)
         self.clock = clock  # measures durations only
         self.hour_done: int | None = None
         self.tally = Tally()
@@ -109,6 +113,7 @@ class Loop:
                 exc,
             )
             log.debug("the failed cycle's traceback", exc_info=True)
+            self._notify_failed(minute_ns, exc)
             return None
         finally:
             self.tally.seconds.append(self.clock() - started)
@@ -129,6 +134,13 @@ class Loop:
                 callback(done)
             except Exception:  # a consumer's bug must not stop the judgments
                 log.exception("after-cycle callback %r failed", callback)
+
+    def _notify_failed(self, minute_ns: int, exc: Exception) -> None:
+        for callback in self.failed:
+            try:
+                callback(minute_ns, exc)
+            except Exception:
+                log.exception("failed-cycle callback %r failed", callback)
 
     def _summarize(self, minute_ns: int) -> None:
         hour = floor_to(minute_ns, HOUR_NS)
