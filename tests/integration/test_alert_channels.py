@@ -1,0 +1,606 @@
+"""The delivery channels against real servers on loopback: a fake LINE Messaging API that
+checks every push against LINE's documented rules, a real SMTP server (aiosmtpd) that requires
+STARTTLS and a login, with a certificate from a test CA (trustme), and a webhook receiver that
+verifies the signature as a receiver should."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import hmac
+import json
+import re
+import ssl
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar, Self
+from urllib.parse import quote
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+from alerts.channels import Sender, senders
+from alerts.channels.line import MAX_MESSAGES, MAX_TEXT, split_text, text_units
+from alerts.channels.webhook import WebhookSender
+from citydata.alerts.notice import Channel, Notice
+from citydata.services import free_port
+from citydata.settings import Settings, load_settings
+
+pytestmark = pytest.mark.integration
+
+SUBJECT = "แจ้งเตือนคุณภาพอากาศ: PM2.5 เกินมาตรฐานที่เทศบาลลำพญา"
+TEXT = "ค่า PM2.5 เฉลี่ย 24 ชั่วโมง 78 µg/m³ (มีผลกระทบต่อสุขภาพ)\nPM2.5 24-hour mean 78 µg/m³"
+LINE_TOKEN = "test-channel-access-token"
+LINE_USER = "U" + "4af4980629" * 3 + "aa"  # a LINE user id: U and 32 hex digits
+WEBHOOK_SECRET = "webhook-test-secret"
+
+
+def notice(channel: Channel, address: str, **fields: Any) -> Notice:
+    values: dict[str, Any] = {
+        "id": 1,
+        "channel": channel,
+        "address": address,
+        "subject": SUBJECT,
+        "text": TEXT,
+        "payload": {"rule": "pm25-high", "severity": "warning", "value": 78.0},
+        "key": str(uuid.uuid4()),
+    }
+    return Notice(**(values | fields))
+
+
+def sender(channel: Channel, **settings: Any) -> Sender:
+    built = senders(load_settings({}, **settings))
+    assert set(built) == {channel}, f"only {channel} is configured, got {sorted(built)}"
+    return built[channel]
+
+
+# --- a small HTTP server for the fakes -------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    accept: bool = False  # the push goes through though the answer says otherwise
+    hang: bool = False  # no answer until the test ends
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up
+            super().handle_error(request, client_address)
+
+
+class FakeServer:
+    """A ThreadingHTTPServer on a free loopback port; `handle` answers each POST."""
+
+    def __init__(self) -> None:
+        self.script: deque[Answer] = deque()
+        self.problems: list[str] = []  # requests that broke the rules the fake checks
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with fake.lock:
+                    answer = fake.handle(self.path, self.headers, body)
+                if answer.hang:
+                    fake.release.wait(30)
+                    return
+                data = json.dumps(answer.body).encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = QuietServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def handle(self, path: str, headers: Any, body: bytes) -> Answer:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- LINE --------------------------------------------------------------------------------------
+
+
+UNAUTHORIZED = (
+    "Authentication failed. Confirm that the access token in the authorization header is valid."
+)
+BAD_TO = "The property, 'to', in the request body is invalid (line: -, column: -)"
+
+
+class FakeLine(FakeServer):
+    """The push endpoint of the LINE Messaging API as documented: bearer token, JSON, a UUID
+    retry key (409 once accepted), 1-5 text messages of at most 5000 UTF-16 units each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushes: list[tuple[str, dict[str, Any]]] = []  # (retry key, body) accepted
+        self.accepted: set[str] = set()
+
+    def handle(self, path: str, headers: Any, body: bytes) -> Answer:
+        if path != "/v2/bot/message/push":
+            return Answer(404, {"message": "Not found"})
+        if headers.get("Authorization") != f"Bearer {LINE_TOKEN}":
+            return Answer(401, {"message": UNAUTHORIZED})
+        problem = self.check(headers, body)
+        if problem:
+            self.problems.append(problem)
+            details = [{"message": problem, "property": "messages"}]
+            return Answer(400, {"message": "The request body has 1 error(s)", "details": details})
+        push = json.loads(body)
+        if not re.fullmatch(r"[UCR][0-9a-f]{32}", push["to"]):
+            return Answer(400, {"message": BAD_TO})
+        key = headers["X-Line-Retry-Key"]
+        if key in self.accepted:
+            return Answer(
+                409,
+                {"message": "The retry key is already accepted"},
+                {"x-line-accepted-request-id": f"req-{key[:8]}"},
+            )
+        answer = self.script.popleft() if self.script else Answer(200, {"sentMessages": []})
+        if answer.status == 200 or answer.accept:
+            self.accepted.add(key)
+            self.pushes.append((key, push))
+        return answer
+
+    @staticmethod
+    def check(headers: Any, body: bytes) -> str:
+        if headers.get("Content-Type", "").split(";")[0] != "application/json":
+            return f"Content-Type {headers.get('Content-Type')!r}"
+        try:
+            uuid.UUID(headers.get("X-Line-Retry-Key", ""))
+        except ValueError:
+            return f"X-Line-Retry-Key {headers.get('X-Line-Retry-Key')!r} is not a UUID"
+        push = json.loads(body)
+        messages = push.get("messages")
+        if not isinstance(push.get("to"), str) or not isinstance(messages, list):
+            return "'to' and 'messages' are required"
+        if not 1 <= len(messages) <= 5:
+            return f"{len(messages)} messages: must be 1 to 5"
+        for m in messages:
+            if m.get("type") != "text" or not m.get("text"):
+                return f"not a text message: {m}"
+            units = len(m["text"].encode("utf-16-le")) // 2
+            if units > 5000:
+                return f"text of {units} characters: at most 5000"
+        return ""
+
+
+@pytest.fixture
+def line_api() -> Iterator[FakeLine]:
+    with FakeLine() as fake:
+        yield fake
+    assert not fake.problems, f"pushes that LINE would refuse: {fake.problems}"
+
+
+@pytest.fixture
+def line(line_api: FakeLine) -> Iterator[Sender]:
+    s = sender(
+        "line", alerts_line_api_url=line_api.url, alerts_line_token=LINE_TOKEN, alerts_timeout_s=1
+    )
+    yield s
+    s.close()
+
+
+def test_line_push_as_documented(line: Sender, line_api: FakeLine) -> None:
+    n = notice("line", LINE_USER)
+    outcome = line.send(n)
+    assert outcome.status == "sent", outcome
+    assert line_api.pushes == [
+        (n.key, {"to": LINE_USER, "messages": [{"type": "text", "text": f"{SUBJECT}\n{TEXT}"}]})
+    ]
+
+
+def test_line_retry_of_an_accepted_push_is_not_delivered_twice(
+    line: Sender, line_api: FakeLine
+) -> None:
+    n = notice("line", LINE_USER)
+    line_api.script.append(Answer(500, {"message": "Internal error"}))
+    first = line.send(n)
+    assert first.status == "retry" and "500" in first.error
+    assert not line_api.pushes
+    # LINE took the push but the answer was a 500: the retry, with the same key, gets a 409
+    line_api.script.append(Answer(500, {"message": "Internal error"}, accept=True))
+    assert line.send(n).status == "retry"
+    again = line.send(n)
+    assert again.status == "sent", again
+    assert again.details["already_accepted"] is True
+    assert again.details["accepted_request_id"] == f"req-{n.key[:8]}"
+    assert [key for key, _ in line_api.pushes] == [n.key]  # delivered once
+
+
+def test_line_rate_limit_retries_after_what_line_says(line: Sender, line_api: FakeLine) -> None:
+    line_api.script.append(
+        Answer(
+            429,
+            {"message": "The API rate limit has been exceeded. Try again later."},
+            {"Retry-After": "7"},
+        )
+    )
+    outcome = line.send(notice("line", LINE_USER))
+    assert (outcome.status, outcome.after_s) == ("retry", 7.0)
+    assert "rate limit" in outcome.error
+
+
+def test_line_monthly_limit_is_quota(line: Sender, line_api: FakeLine) -> None:
+    line_api.script.append(Answer(429, {"message": "You have reached your monthly limit."}))
+    outcome = line.send(notice("line", LINE_USER))
+    assert outcome.status == "quota"
+    assert "monthly limit" in outcome.error
+
+
+def test_line_refusals_fail_with_lines_message(line_api: FakeLine) -> None:
+    wrong = sender("line", alerts_line_api_url=line_api.url, alerts_line_token="revoked")
+    try:
+        outcome = wrong.send(notice("line", LINE_USER))
+    finally:
+        wrong.close()
+    assert outcome.status == "failed" and "401" in outcome.error
+    assert "Authentication failed" in outcome.error
+    right = sender("line", alerts_line_api_url=line_api.url, alerts_line_token=LINE_TOKEN)
+    try:
+        outcome = right.send(notice("line", "not-a-line-id"))
+    finally:
+        right.close()
+    assert outcome.status == "failed" and "'to'" in outcome.error
+    assert not line_api.pushes
+
+
+def test_line_timeout_and_unreachable_are_retried(line: Sender, line_api: FakeLine) -> None:
+    line_api.script.append(Answer(200, hang=True))
+    outcome = line.send(notice("line", LINE_USER))
+    assert outcome.status == "retry" and "did not answer" in outcome.error
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    nobody = sender("line", alerts_line_api_url=nowhere, alerts_line_token=LINE_TOKEN)
+    try:
+        outcome = nobody.send(notice("line", LINE_USER))
+    finally:
+        nobody.close()
+    assert outcome.status == "retry" and "not reachable" in outcome.error
+
+
+def test_line_long_text_goes_in_bubbles_that_line_accepts(line: Sender, line_api: FakeLine) -> None:
+    body = "\n".join(f"สถานี {i:03d}: " + "ฝุ่นละอองขนาดเล็ก" * 6 for i in range(120))
+    n = notice("line", LINE_USER, text=body)
+    assert line.send(n).status == "sent"
+    [(_, push)] = line_api.pushes
+    texts = [m["text"] for m in push["messages"]]
+    assert len(texts) > 1
+    assert "\n".join(texts) == f"{SUBJECT}\n{body}"
+
+
+def test_line_split_keeps_everything_that_fits_in_five_bubbles() -> None:
+    thai = "ระดับน้ำแม่น้ำท่าจีนสูงขึ้น"  # 26 characters
+    lines = [(thai * 4)[: 99 - len(str(i))] + str(i) for i in range(120)]  # 120 x 99 characters
+    text = "\n".join(lines)
+    assert len(text) == 120 * 100 - 1
+    bubbles = split_text(text)
+    assert len(bubbles) <= MAX_MESSAGES
+    assert all(text_units(b) <= MAX_TEXT for b in bubbles)
+    assert "\n".join(bubbles) == text  # cut at line boundaries only: nothing lost
+    one_line = "ก" * 12_000  # no line boundary: cut inside the line, nothing lost either
+    assert "".join(split_text(one_line)) == one_line
+    emoji = "🌧" * 4000  # 4000 characters, but 8000 UTF-16 units as LINE counts them
+    bubbles = split_text(emoji)
+    assert [text_units(b) for b in bubbles] == [5000, 3000] and "".join(bubbles) == emoji
+    assert split_text("สั้น") == ["สั้น"]
+
+
+def test_line_split_of_far_too_much_cuts_the_last_bubble_with_a_note() -> None:
+    lines = [f"{i:04d} " + "น้ำท่วมขัง" * 9 for i in range(600)]  # 600 x 95 characters
+    bubbles = split_text("\n".join(lines))
+    assert len(bubbles) == MAX_MESSAGES
+    assert all(text_units(b) <= MAX_TEXT for b in bubbles)
+    *shown, note = bubbles[-1].split("\n")
+    assert shown[-1].endswith("…")
+    shown_lines = "\n".join([*bubbles[:-1], *shown])[:-1].split("\n")
+    assert shown_lines == lines[: len(shown_lines)]
+    left_out = len(lines) - len(shown_lines)
+    assert left_out > 0 and f"{left_out} more lines not shown" in note
+
+
+# --- e-mail ------------------------------------------------------------------------------------
+
+MAIL_USER = "alerts@lamphaya.go.th"
+MAIL_PASSWORD = "p@ss:w/rd 100%"  # needs percent-encoding in the URL
+
+
+@dataclass
+class Mailbox:
+    messages: list[tuple[Envelope, EmailMessage, bool]] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such mailbox"
+        if address.startswith("busy@"):
+            return "450 4.2.1 mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append((envelope, parsed, session.ssl is not None))
+        return "250 OK"
+
+
+def authenticate(
+    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, data: Any
+) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        MAIL_USER.encode(),
+        MAIL_PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)  # aiosmtpd then answers 535 itself
+
+
+@dataclass
+class MailServer:
+    mailbox: Mailbox
+    port: int
+    ca_file: Path
+
+    def url(self, scheme: str = "smtp", password: str = MAIL_PASSWORD) -> str:
+        user = f"{quote(MAIL_USER, safe='')}:{quote(password, safe='')}"
+        return f"{scheme}://{user}@127.0.0.1:{self.port}"
+
+    def settings(self, scheme: str = "smtp", **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "alerts_smtp_url": self.url(scheme),
+            "alerts_smtp_from": "citydata@lamphaya.go.th",
+            "alerts_smtp_ca_file": self.ca_file,
+            "alerts_timeout_s": 5,
+        }
+        return load_settings({}, **(values | overrides))
+
+
+@pytest.fixture(scope="module")
+def test_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(test_ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    test_ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+def server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def mail_server_factory(test_ca: trustme.CA, ca_file: Path) -> Iterator[Callable[..., MailServer]]:
+    started: list[Controller] = []
+
+    def start(**smtp: Any) -> MailServer:
+        mailbox, port = Mailbox(), free_port()
+        controller = Controller(
+            mailbox,
+            hostname="127.0.0.1",
+            port=port,
+            server_hostname="mail.test",
+            authenticator=authenticate,
+            **smtp,
+        )
+        controller.start()
+        started.append(controller)
+        return MailServer(mailbox, port, ca_file)
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+@pytest.fixture
+def mail_server(test_ca: trustme.CA, mail_server_factory: Callable[..., MailServer]) -> MailServer:
+    """STARTTLS required, and a login (offered only once the connection is encrypted)."""
+    return mail_server_factory(
+        tls_context=server_context(test_ca), require_starttls=True, auth_required=True
+    )
+
+
+def send_mail(settings: Settings, n: Notice) -> Any:
+    s = senders(settings)["email"]
+    try:
+        return s.send(n)
+    finally:
+        s.close()
+
+
+def test_email_arrives_in_thai_over_starttls_after_login(mail_server: MailServer) -> None:
+    n = notice("email", "duty@lamphaya.go.th")
+    outcome = send_mail(mail_server.settings(), n)
+    assert outcome.status == "sent", outcome
+    [(envelope, message, encrypted)] = mail_server.mailbox.messages
+    assert encrypted and envelope.rcpt_tos == ["duty@lamphaya.go.th"]
+    assert message["Subject"] == SUBJECT
+    assert message.get_content().rstrip("\n") == TEXT
+    assert message.get_content_charset() == "utf-8"
+    assert message["Message-ID"] == f"<{n.key}@citydata>"
+    assert message["From"] == "citydata@lamphaya.go.th"
+    assert message["To"] == "duty@lamphaya.go.th"
+    assert message["Date"] is not None
+    raw = envelope.original_content or b""
+    assert raw.isascii(), "headers and body travel 7-bit encoded"
+
+
+def test_email_wrong_password_fails_clearly(mail_server: MailServer) -> None:
+    settings = mail_server.settings(alerts_smtp_url=mail_server.url(password="wrong"))
+    outcome = send_mail(settings, notice("email", "duty@lamphaya.go.th"))
+    assert outcome.status == "failed", outcome
+    assert "refused the login" in outcome.error and "wrong" not in outcome.error
+    settings = mail_server.settings(alerts_smtp_url=mail_server.url(password="รหัสผ่าน"))
+    outcome = send_mail(settings, notice("email", "duty@lamphaya.go.th"))
+    assert outcome.status == "failed" and "must be ASCII" in outcome.error
+    assert not mail_server.mailbox.messages
+
+
+def test_email_refused_recipients(mail_server: MailServer) -> None:
+    gone = send_mail(mail_server.settings(), notice("email", "nobody@lamphaya.go.th"))
+    assert gone.status == "failed" and "550" in gone.error
+    busy = send_mail(mail_server.settings(), notice("email", "busy@lamphaya.go.th"))
+    assert busy.status == "retry" and "450" in busy.error
+
+
+def test_email_is_never_sent_in_clear(mail_server_factory: Callable[..., MailServer]) -> None:
+    plain = mail_server_factory()  # no STARTTLS on offer
+    outcome = send_mail(plain.settings(), notice("email", "duty@lamphaya.go.th"))
+    assert outcome.status == "failed" and "does not offer STARTTLS" in outcome.error
+    assert not plain.mailbox.messages
+
+
+def test_email_untrusted_certificate_fails(mail_server: MailServer) -> None:
+    settings = mail_server.settings(alerts_smtp_ca_file=None)  # the system's CAs
+    outcome = send_mail(settings, notice("email", "duty@lamphaya.go.th"))
+    assert outcome.status == "failed" and "certificate" in outcome.error
+    assert not mail_server.mailbox.messages
+
+
+def test_email_over_implicit_tls(
+    test_ca: trustme.CA, mail_server_factory: Callable[..., MailServer]
+) -> None:
+    # The whole connection is TLS: aiosmtpd's "AUTH only after STARTTLS" rule does not apply.
+    server = mail_server_factory(ssl_context=server_context(test_ca), auth_require_tls=False)
+    n = notice("email", "duty@lamphaya.go.th")
+    assert send_mail(server.settings("smtps"), n).status == "sent"
+    [(_, message, _)] = server.mailbox.messages
+    assert message["Subject"] == SUBJECT
+
+
+def test_email_server_down_is_retried(ca_file: Path) -> None:
+    settings = load_settings(
+        {}, alerts_smtp_url=f"smtp://127.0.0.1:{free_port()}", alerts_smtp_ca_file=ca_file
+    )
+    outcome = send_mail(settings, notice("email", "duty@lamphaya.go.th"))
+    assert outcome.status == "retry"
+
+
+# --- webhook -----------------------------------------------------------------------------------
+
+
+class Receiver(FakeServer):
+    """A webhook receiver that verifies the signature and the timestamp as documented in
+    alerts/channels/webhook.py, and refuses (401) what does not verify."""
+
+    max_age_s: ClassVar[int] = 300
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+
+    def handle(self, path: str, headers: Any, body: bytes) -> Answer:
+        timestamp = headers.get("X-Citydata-Timestamp", "")
+        mac = hmac.new(WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+        signature = headers.get("X-Citydata-Signature", "")
+        if not hmac.compare_digest(signature, f"sha256={mac.hexdigest()}"):
+            return Answer(401, {"error": "bad signature"})
+        if abs(time.time() - int(timestamp)) > self.max_age_s:
+            return Answer(401, {"error": "stale timestamp"})
+        if headers.get("Content-Type") != "application/json":
+            return Answer(415, {"error": "not JSON"})
+        answer = self.script.popleft() if self.script else Answer(204)
+        if answer.status < 300:
+            self.received.append((dict(headers), json.loads(body)))
+        return answer
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as fake:
+        yield fake
+
+
+@pytest.fixture
+def webhook() -> Iterator[Sender]:
+    s = sender("webhook", alerts_webhook_secret=WEBHOOK_SECRET, alerts_timeout_s=2)
+    yield s
+    s.close()
+
+
+def test_webhook_is_signed_and_carries_the_notice(webhook: Sender, receiver: Receiver) -> None:
+    n = notice("webhook", f"{receiver.url}/hooks/citydata")
+    outcome = webhook.send(n)
+    assert outcome.status == "sent", outcome
+    [(headers, body)] = receiver.received
+    assert body == {"subject": SUBJECT, "text": TEXT, **n.payload}
+    assert headers["X-Citydata-Delivery"] == n.key
+
+
+def test_webhook_signature_with_another_secret_is_refused(receiver: Receiver) -> None:
+    other = WebhookSender("not-the-secret", timeout_s=2)
+    try:
+        outcome = other.send(notice("webhook", receiver.url))
+    finally:
+        other.close()
+    assert outcome.status == "failed" and "401" in outcome.error
+    assert not receiver.received
+
+
+def test_webhook_replayed_later_is_refused(receiver: Receiver) -> None:
+    late = WebhookSender(WEBHOOK_SECRET, timeout_s=2, clock=lambda: time.time() - 3600)
+    try:
+        outcome = late.send(notice("webhook", receiver.url))
+    finally:
+        late.close()
+    assert outcome.status == "failed" and "stale" in outcome.error
+
+
+def test_webhook_answers(webhook: Sender, receiver: Receiver) -> None:
+    receiver.script.extend(
+        [Answer(503, {}, {"Retry-After": "30"}), Answer(429), Answer(400, {"error": "no"})]
+    )
+    n = notice("webhook", receiver.url)
+    unavailable = webhook.send(n)
+    assert (unavailable.status, unavailable.after_s) == ("retry", 30.0)
+    assert webhook.send(n).status == "retry"
+    refused = webhook.send(n)
+    assert refused.status == "failed" and "400" in refused.error
+    assert webhook.send(notice("webhook", "ftp://example.org/x")).status == "failed"
+    nobody = notice("webhook", f"http://127.0.0.1:{free_port()}/")
+    assert webhook.send(nobody).status == "retry"
