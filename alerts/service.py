@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alerts.channels import Sender, senders
 from alerts.dispatch import Dispatcher
@@ -24,6 +24,7 @@ from citydata.registry import Registry
 from citydata.settings import Settings
 
 log = logging.getLogger(__name__)
+REPORT_EVERY_NS = 3600 * 1_000_000_000  # at most one report per channel and problem an hour
 
 
 def load_file(settings: Settings, store: AlertStore) -> LoadResult | None:
@@ -54,6 +55,9 @@ class AlertsService:
     evaluator: Evaluator
     dispatcher: Dispatcher
     senders: Mapping[Channel, Sender]
+    # when each (channel, status) was last reported to the engineers: a revoked token fails
+    # every queued notice, and the engineers need to hear it once an hour, not once each
+    reported: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def start(self, stop: threading.Event) -> threading.Thread:
         thread = threading.Thread(
@@ -67,7 +71,8 @@ class AlertsService:
             sender.close()
 
     def report(self, notice: Notice, outcome: Outcome) -> None:
-        """A notice refused for good: into the history, and to the engineers elsewhere."""
+        """A notice refused for good: into the history, and to the engineers on the other
+        channels (once an hour per channel and problem)."""
         rule = str(notice.payload.get("rule", ""))
         where = f"{notice.channel}:{notice.address}"
         th = f"ส่งข้อความทาง {notice.channel} ไม่สำเร็จ ({outcome.status}): {outcome.error}"
@@ -91,11 +96,15 @@ class AlertsService:
             "error": outcome.error,
             "subject": notice.subject,
         }
-        report = [
-            NewNotice(channel, address, subject, text, body)
-            for channel, address in self._engineers()
-            if channel != notice.channel and channel in self.senders
-        ]
+        last = self.reported.get((notice.channel, outcome.status))
+        report = []
+        if last is None or now - last >= REPORT_EVERY_NS:
+            self.reported[(notice.channel, outcome.status)] = now
+            report = [
+                NewNotice(channel, address, subject, text, body)
+                for channel, address in self._engineers()
+                if channel != notice.channel and channel in self.senders
+            ]
         self.store.apply([], [], [event], report, now)
         if report:
             self.dispatcher.wake()

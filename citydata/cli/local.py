@@ -82,9 +82,19 @@ citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops every
                  and in InfluxDB measurement citydata_collector
   Derived series city_aqi (each hour), city_water, city_traffic, city_station (each
                  minute) in InfluxDB, by citydata derive; see docs/derived.md
+  Alerts         rules {settings.alerts_rules_file or "(none)"}
+                 evaluated every minute (citydata derive --alerts); no channel is set up
+                 locally, so see them in the API: curl -s http://127.0.0.1:{api_port}/alerts
+                 make one fire: citydata simulate --scenario flood; docs/alerts.md
   Dead letters   {settings.data_dir / "deadletter"}/
   Server logs    {logs}/
 """
+
+
+def shipped_rules() -> Path | None:
+    """deploy/alerts.yaml of this checkout (the Lam Phaya rules), when there is one."""
+    path = Path(__file__).resolve().parents[2] / "deploy" / "alerts.yaml"
+    return path if path.is_file() else None
 
 
 def has_readings(settings: Settings) -> bool:
@@ -248,6 +258,7 @@ def run_local(
         update={
             "mqtt_url": f"mqtt://127.0.0.1:{mqtt_port}",
             "influx_url": f"http://127.0.0.1:{influx_port}",
+            "alerts_rules_file": settings.alerts_rules_file or shipped_rules(),
         }
     )
     children = Children({**os.environ, **settings.env()})
@@ -269,7 +280,7 @@ def run_local(
             print(f"Keeping the readings already in {base}; no backfill; going live.", flush=True)
         if not stop.is_set():
             children.start("simulator", "simulate", "--interval", f"{interval_s:g}")
-            children.start("derive", "derive")
+            children.start("derive", "derive", "--alerts")
         while not stop.wait(1.0):
             problem = children.exited("collector", "api", "simulator", "derive")
             if problem:
