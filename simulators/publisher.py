@@ -6,13 +6,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import paho.mqtt.client as mqtt
 
 from citydata.mqtt import NO_MATCHING_SUBSCRIBERS, Refusals, close, connect, make_client
 from citydata.settings import Settings
 from simulators import encoders
+from simulators.claims import Claims, claim_payload, subscribe_claims
 from simulators.faults import FaultInjector, FaultRates, Outgoing
 from simulators.models import model_for
 from simulators.progress import Update
@@ -20,6 +21,9 @@ from simulators.sensor import SimSensor
 
 log = logging.getLogger(__name__)
 WINDOW = 5000  # messages published but not yet acknowledged, at most, in a backfill
+
+# What a scenario makes of a sensor's model readings at a time: other values, or None (silent).
+Overlay = Callable[[SimSensor, float, dict[str, float]], dict[str, float] | None]
 
 
 def payload(sensor: SimSensor, t: float, rng: random.Random) -> bytes:
@@ -36,17 +40,26 @@ class Simulation:
     """A fleet's readings at given times: the models, then the faults, deterministic for a seed."""
 
     def __init__(
-        self, sensors: Sequence[SimSensor], seed: int = 0, faults: FaultRates | None = None
+        self,
+        sensors: Sequence[SimSensor],
+        seed: int = 0,
+        faults: FaultRates | None = None,
+        overlay: Overlay | None = None,
     ) -> None:
         self.sensors = sensors
         self.rng = random.Random(seed)
         self.injector = FaultInjector(faults or FaultRates(), seed)
+        self.overlay = overlay
 
     def round(self, t: float) -> list[Outgoing]:
         """Every message the fleet sends for the round at simulated time `t`."""
         out: list[Outgoing] = []
         for s in self.sensors:
-            out.extend(self.injector.apply(s, t, model_for(s.kind)(s, t, self.rng)))
+            values: dict[str, float] | None = model_for(s.kind)(s, t, self.rng)
+            if self.overlay is not None and values is not None:
+                values = self.overlay(s, t, values)
+            if values is not None:
+                out.extend(self.injector.apply(s, t, values))
         return out
 
 
@@ -75,14 +88,20 @@ class Publisher:
         patience_s: float = 120.0,
         stop: threading.Event | None = None,
         resend_unheard: bool = True,
+        claims: Claims | None = None,
     ) -> None:
+        # A client id of its own, not one drawn from the seed: two simulators with the same seed
+        # (a scenario beside the live run) would otherwise take each other's connection over.
         self.client, host, port = make_client(
-            settings.mqtt_url, f"citydata-sim-{random.Random(seed).getrandbits(32):08x}"
+            settings.mqtt_url, f"citydata-sim-{random.Random().getrandbits(32):08x}"
         )
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
         self.refusals = Refusals()
         self.client.on_publish = self.refusals.on_publish
+        if claims is not None:  # subscribed on every (re)connect: sessions here are clean
+            self.client.on_message = claims.on_message
+            self.client.on_connect = subscribe_claims
         connect(self.client, host, port)
         self.window = window
         self.patience_s = patience_s
@@ -92,6 +111,14 @@ class Publisher:
         self.acked = 0
         self.refused = 0
         self._unheard_since: float | None = None  # first "no subscribers" of the current run
+
+    def claim(self, topic: str, sensor_ids: Iterable[str], until: float) -> None:
+        """Claim sensors until `until` (a retained message; `b""` in `release` ends it). Not
+        kept pending: with no live run listening the broker says "no matching subscribers"."""
+        self.client.publish(topic, claim_payload(sensor_ids, until), qos=1, retain=True)
+
+    def release(self, topic: str) -> None:
+        self.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(timeout=10)
 
     def publish(self, topic: str, body: bytes) -> mqtt.MQTTMessageInfo:
         """Publish one message at QoS 1, kept pending until the broker acknowledges it."""
@@ -184,15 +211,22 @@ def publish_fleet(
 ) -> int:
     """Publish one reading per sensor every `interval_s` simulated seconds, `rounds` times (or
     until `stop` is set). Simulated time starts at `start` (now) and runs `speed` times faster
-    than real time. Returns how many messages the broker acknowledged."""
+    than real time. Returns how many messages the broker acknowledged. A live run (from now, in
+    real time) leaves out the sensors a scenario claims while it publishes them (`Claims`)."""
     stop = stop or threading.Event()
     sim = Simulation(sensors, seed, faults)
-    pub = Publisher(settings, seed, stop=stop)
+    claims = Claims() if start is None and speed == 1 else None
+    pub = Publisher(settings, seed, stop=stop, claims=claims)
     t0, real0 = (time.time() if start is None else start), time.monotonic()
-    done = 0
+    done, aside = 0, frozenset[str]()
     try:
         while rounds is None or done < rounds:
-            pub.send(encode(m) for m in sim.round(t0 + done * interval_s))
+            held = claims.held(time.time()) if claims is not None else aside
+            if held != aside:
+                log.info("a scenario publishes %d sensors; leaving them out", len(held))
+                aside = held
+            messages = sim.round(t0 + done * interval_s)
+            pub.send(encode(m) for m in messages if m.sensor.sensor_id not in held)
             done += 1
             log.debug("round %d: published for %d sensors", done, len(sensors))
             wait = real0 + done * interval_s / speed - time.monotonic()

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def add_commands(subparsers: Subparsers) -> None:
-    # The one simulator import the parser needs: the formats --format offers.
+    # The simulator imports the parser needs: the formats --format offers, the scenarios.
     from simulators.encoders import all_encoders
 
     p = subparsers.add_parser(
@@ -78,7 +78,55 @@ def add_commands(subparsers: Subparsers) -> None:
         action="store_true",
         help="first add the simulated sensors to the sensor registry (or update them)",
     )
+    _add_scenario_options(p)
     p.set_defaults(func=cmd_simulate)
+
+
+def _add_scenario_options(p: argparse.ArgumentParser) -> None:
+    from simulators.scenarios import all_scenarios
+
+    scenarios = all_scenarios()
+    g = p.add_argument_group(
+        "scenarios",
+        "Play an episode over the fleet's readings in real time, through the real pipeline, "
+        "and exit a few minutes after it is over; the live simulator of citydata local leaves "
+        "the sensors a scenario publishes to it meanwhile (docs/simulators.md, Scenarios).",
+    )
+    g.add_argument(
+        "--scenario",
+        choices=sorted(scenarios),
+        help="; ".join(f"{n}: {scenarios[n].title_en}" for n in sorted(scenarios)).replace(
+            "%", "%%"
+        ),
+    )
+    g.add_argument(
+        "--scenario-minutes",
+        type=float,
+        metavar="M",
+        help="the episode lasts M minutes, its phases in proportion (each scenario's own: "
+        "haze 14, flood 20, jam 22, outage the sensor's offline limit + 3)",
+    )
+    g.add_argument(
+        "--scenario-history",
+        type=float,
+        default=0.0,
+        metavar="H",
+        help="first publish the H hours before the start as they are at the episode's peak, "
+        "with their timestamps (0; for haze 24 makes the next whole hour's AQI level 5)",
+    )
+    g.add_argument(
+        "--sensor",
+        action="append",
+        metavar="ID",
+        help="the sensor the scenario affects (repeatable; default: the scenario's choice)",
+    )
+    g.add_argument("--zone", help="affect only sensors of this registry zone")
+    g.add_argument(
+        "--whole-fleet",
+        action="store_true",
+        help="also publish the sensors the scenario leaves alone, normally (when no live "
+        "simulator runs beside this command)",
+    )
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
@@ -87,6 +135,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from dataclasses import asdict, replace
     from datetime import datetime
 
+    from citydata.cli.simulate_scenario import check_options
     from citydata.settings import absolute_path
     from simulators.faults import FaultRates, describe
     from simulators.fleetfile import FleetSpec, load_fleet
@@ -97,6 +146,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
         overrides = dict(f.split("=", 1) for f in args.fault or [])
         faults = FaultRates.from_mapping({**asdict(spec.faults), **overrides})
         start = datetime.fromisoformat(args.start).timestamp() if args.start else None
+        check_options(args)
     except ValueError as exc:
         print(f"citydata simulate: {exc}", file=sys.stderr)
         return 2
@@ -128,6 +178,10 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if args.scenario:
+        from citydata.cli.simulate_scenario import run_scenario
+
+        return run_scenario(settings, args, spec, sensors, faults, stop)
     if args.load:
         return _load(settings, args, sensors, stop)
     common = {"seed": args.seed, "stop": stop, "faults": faults}
