@@ -53,6 +53,8 @@ def test_the_tree_keeps_every_contract(copy: Path) -> None:
         ("dashboards/_stray.py", "collector.service", "Services are independent"),
         ("citydata/_stray.py", "dashboards.build", "The domain uses no service"),
         ("dashboards/_stray.py", "citydata.cli", "Nothing but the console script"),
+        ("alerts/_stray.py", "api.app", "Services are independent"),
+        ("citydata/_stray.py", "alerts.dispatch", "The domain uses no service"),
     ],
 )
 def test_a_stray_import_breaks_a_contract_and_is_named(
