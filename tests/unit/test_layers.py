@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("citydata", "collector", "api", "simulators", "dashboards")
+PACKAGES = ("citydata", "collector", "api", "simulators", "dashboards", "alerts")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
