@@ -6,6 +6,7 @@ channel test sends one message per address."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,9 @@ def _env(influx: InfluxClient, tmp_path: Path, line: FakeLine, rules: Path) -> d
 
 
 @pytest.fixture
-def line() -> FakeLine:
+def line() -> Iterator[FakeLine]:
     with FakeLine() as fake:
-        yield fake  # type: ignore[misc]
+        yield fake
     assert not fake.problems
 
 
@@ -67,7 +68,9 @@ def test_a_reading_over_the_line_reaches_line_from_the_service(
     env = _env(influx, tmp_path, line, rules)
     _registered(env, tmp_path)
     now = time.time_ns()
-    influx.write_lines([encode_point("air", {"sensor_id": "air-1"}, {"pm25": 150.0}, now - 90e9)])
+    influx.write_lines(
+        [encode_point("air", {"sensor_id": "air-1"}, {"pm25": 150.0}, now - 90 * 10**9)]
+    )
     proc = citydata(*command, env=env)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, (out, err)
