@@ -83,6 +83,7 @@ class HealthReporter:
 
     collector: str
     host: str = field(default_factory=socket.gethostname)
+    spool_max_bytes: int = 0  # the spool's limit, so readers can say how full it is
     _last_writes: int = 0
     _last_seconds: float = 0.0
     _last_durable: int = 0
@@ -107,6 +108,7 @@ class HealthReporter:
             "influx_alarm": stats.influx_alarm,
             "queue_depth": queue_depth,
             "spool_bytes": spool_bytes,
+            "spool_max_bytes": self.spool_max_bytes,
             "lag_ms": round(_MS * lag_ns / durable, 3) if durable else 0.0,
             "lag_max_ms": round(_MS * stats.lag_max_ns, 3) if durable else 0.0,
             "write_latency_ms": round(latency_ms, 3),

@@ -77,7 +77,9 @@ class Worker:
             settings.collector_batch_size,
             settings.collector_retry_max_s,
         )
-        self.health = HealthReporter(settings.mqtt_client_id)
+        self.health = HealthReporter(
+            settings.mqtt_client_id, spool_max_bytes=settings.collector_spool_max_bytes
+        )
         self.queue_depth = 0
         self._unknown_seen: set[tuple[str, str]] = set()
         self._logged = 0
