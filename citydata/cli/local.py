@@ -86,7 +86,8 @@ citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops every
                  evaluated every minute (citydata derive --alerts); no channel is set up
                  locally, so see them in the API: curl -s http://127.0.0.1:{api_port}/alerts
                  make one fire (another terminal, this folder): docs/alerts.md#demo
-                   CITYDATA_MQTT_URL={settings.mqtt_url} .venv/bin/citydata simulate --scenario flood
+                   CITYDATA_MQTT_URL={settings.mqtt_url} \\
+                     .venv/bin/citydata simulate --scenario flood
   Dead letters   {settings.data_dir / "deadletter"}/
   Server logs    {logs}/
 """
