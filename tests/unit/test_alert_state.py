@@ -3,6 +3,7 @@ the clock they are given."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from citydata.alerts.messages import Group, notices, number, payload, texts
@@ -33,9 +34,12 @@ def seen(value: float | None) -> Observation:
     return Observation("river-1", value, INFO)
 
 
-def walk(values: list[float | None], rule: dict[str, Any] = RULE) -> list[tuple[str, str | None]]:
+def walk(
+    values: Sequence[float | None], rule: dict[str, Any] = RULE
+) -> list[tuple[str, str | None]]:
     """(state after, change) for one value a minute."""
-    r, state, out = rule_from(rule), None, []
+    r, state = rule_from(rule), None
+    out: list[tuple[str, str | None]] = []
     for i, value in enumerate(values):
         state, change = step(r, state, seen(value), i * MIN)
         out.append((state.state if state else "inactive", change))
