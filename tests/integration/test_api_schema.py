@@ -161,6 +161,9 @@ CROSS_FIELD_RULES = {
     "GET /aqi/{sensor_id}/history": "the sensor is an air station; start before end",
     "GET /water/status/{sensor_id}": "the sensor is a water station",
     "GET /traffic/status/{sensor_id}": "the sensor is a traffic detector",
+    "POST /alerts/rules": "a coherent rule naming recipients of the rules file",
+    "PUT /alerts/rules/{name}": "a coherent rule named as in the path, naming known recipients",
+    "POST /alerts/silences": "ends_at in the future, after starts_at; at least one matcher",
 }
 
 
