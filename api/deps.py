@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, WithJsonSchema
 
+from citydata.alerts.store import AlertStore
 from citydata.influx import InfluxClient
 from citydata.kinds import all_kinds
 from citydata.readings.latest import LatestCache
@@ -38,10 +39,16 @@ def get_latest_cache(request: Request) -> LatestCache:
     return cache
 
 
+def get_alert_store(request: Request) -> AlertStore:
+    """The alerts' tables, in the registry database."""
+    return AlertStore(get_registry(request))
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
 LatestCacheDep = Annotated[LatestCache, Depends(get_latest_cache)]
+AlertStoreDep = Annotated[AlertStore, Depends(get_alert_store)]
 
 
 def known_kind(name: str) -> str:

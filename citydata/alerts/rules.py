@@ -39,11 +39,17 @@ _NS = 1_000_000_000
 _NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
-class RulesError(Exception):
-    """Rules or recipients are invalid; `problems` holds one line per problem, with its place."""
+Loc = tuple[int | str, ...]
 
-    def __init__(self, problems: list[str]) -> None:
+
+class RulesError(Exception):
+    """Rules or recipients are invalid; `problems` holds one line per problem, with its place,
+    and `located` the same as (place, message), the place as a path into the data (for the
+    API's 422 answers)."""
+
+    def __init__(self, problems: list[str], located: list[tuple[Loc, str]] | None = None) -> None:
         self.problems = problems
+        self.located = located if located is not None else [((), p) for p in problems]
         super().__init__("invalid alert rules:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
@@ -199,8 +205,18 @@ class PlatformValue(_Strict):
         return value
 
 
+def _keys(value: Any) -> Mapping[str, Any] | frozenset[str]:
+    """The keys of a mapping or a model: what tells the union members apart (none for text,
+    numbers, lists: those match no member and get the union's error)."""
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, BaseModel):
+        return frozenset(type(value).model_fields)
+    return frozenset()
+
+
 def _value_tag(value: Any) -> str | None:
-    keys = value if isinstance(value, Mapping) else vars(value) if value is not None else {}
+    keys = _keys(value)
     for tag in ("metric", "index", "platform"):
         if tag in keys:
             return f"<{tag}>"
@@ -266,7 +282,7 @@ class Rise(_Strict):
 
 
 def _condition_tag(value: Any) -> str | None:
-    keys = value if isinstance(value, Mapping) else vars(value) if value is not None else {}
+    keys = _keys(value)
     for key, tag in (("op", "<compare>"), ("outside", "<outside>"), ("rise", "<rise>")):
         if key in keys:
             return tag
@@ -313,7 +329,9 @@ PLACEHOLDERS = frozenset(
 )
 
 
-def _template(value: str) -> str:
+def _template(value: object) -> object:
+    if not isinstance(value, str):
+        return value  # the str type then says what is wrong
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
     except ValueError as exc:
@@ -368,7 +386,7 @@ class Rule(_Strict):
         if self.repeat is not None and self.repeat < 60:
             problems.append("repeat: must be at least 1m (or left out for no reminders)")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))  # one "place: message" a line
         return self
 
     def _source_problems(self) -> list[str]:
@@ -500,7 +518,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not part.startswith("<") and part != "function-after[_template(), str]":
+        elif not part.startswith("<"):
             out += f".{part}" if out else part
     return out or "file"
 
@@ -522,12 +540,33 @@ def _node_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None
     return line
 
 
-def problems_of(exc: ValidationError, root: yaml.Node | None = None, where: str = "") -> list[str]:
-    """One line per pydantic error: `file:line: rules[3].for: message`."""
-    out = []
+def _path(place: str) -> Loc:
+    """('value', 'metric') from "value.metric", ('recipients', 0) from "recipients[0]"."""
+    parts = re.findall(r"\[(\d+)\]|([^.\[\]]+)", place)
+    return tuple(int(n) if n else name for n, name in parts)
+
+
+def located_of(exc: ValidationError) -> list[tuple[Loc, str]]:
+    """Every pydantic error as (place, message); a rule's checks of its parts together (one
+    "place: message" a line) each at its own place."""
+    out: list[tuple[Loc, str]] = []
     for err in exc.errors():
-        loc = tuple(err["loc"])
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("<")))
         message = err["msg"].removeprefix("Value error, ")
+        lines = message.split("\n")
+        if len(lines) == 1 or not all(": " in line for line in lines):
+            out.append((loc, message))
+            continue
+        for line in lines:
+            place, _, text = line.partition(": ")
+            out.append(((*loc, *_path(place)), text))
+    return out
+
+
+def problems_of(exc: ValidationError, root: yaml.Node | None = None, where: str = "") -> list[str]:
+    """One line per problem: `file:line: rules[3].for: message`."""
+    out = []
+    for loc, message in located_of(exc):
         prefix = where
         line = _node_line(root, loc) if root is not None else None
         if line is not None:
@@ -588,7 +627,7 @@ def rule_from(data: object) -> Rule:
     try:
         return Rule.model_validate(data)
     except ValidationError as exc:
-        raise RulesError(problems_of(exc)) from None
+        raise RulesError(problems_of(exc), located_of(exc)) from None
 
 
 def rule_data(rule: Rule) -> dict[str, Any]:
