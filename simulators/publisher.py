@@ -251,11 +251,29 @@ def backfill(
 ) -> int:
     """Publish `days` of history with their timestamps, as fast as the broker acknowledges,
     then return how many messages it acknowledged; `progress` hears that count as it grows."""
-    stop = stop or threading.Event()
     sim = Simulation(sensors, seed, faults)
+    times = backfill_times(days, interval_s, end)
+    acked = publish_rounds(settings, sim, times, seed=seed, stop=stop, progress=progress)
+    if progress is not None:
+        progress(acked)
+    return acked
+
+
+def publish_rounds(
+    settings: Settings,
+    sim: Simulation,
+    times: Iterable[float],
+    *,
+    seed: int = 0,
+    stop: threading.Event | None = None,
+    progress: Update | None = None,
+) -> int:
+    """Publish the simulation's round at each of `times`, with their timestamps, as fast as
+    the broker acknowledges; returns how many messages it acknowledged."""
+    stop = stop or threading.Event()
     pub = Publisher(settings, seed, stop=stop)
     try:
-        for t in backfill_times(days, interval_s, end):
+        for t in times:
             if stop.is_set():
                 break
             pub.send(encode(m) for m in sim.round(t))
@@ -263,8 +281,6 @@ def backfill(
                 progress(pub.acked)
     finally:
         acked = pub.close()
-        if progress is not None:
-            progress(acked)
     return acked
 
 

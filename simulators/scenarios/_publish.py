@@ -12,7 +12,7 @@ from citydata.settings import Settings
 from simulators.claims import CLAIMS_TOPIC
 from simulators.faults import FaultRates
 from simulators.progress import Update
-from simulators.publisher import Publisher, Simulation, backfill_times, encode
+from simulators.publisher import Publisher, Simulation, backfill_times, encode, publish_rounds
 from simulators.scenarios import Plan
 from simulators.sensor import SimSensor
 
@@ -38,20 +38,10 @@ def publish_history(
     """Publish the affected sensors' readings of the `hours` before the plan's start as they
     are at the episode's peak, with their timestamps, as fast as the broker acknowledges.
     Returns how many messages it acknowledged."""
-    stop = stop or threading.Event()
     sims = [t.sim for t in plan.targets.values()]
     sim = Simulation(sims, seed, overlay=plan.at_peak)
-    pub = Publisher(settings, seed, stop=stop)
-    try:
-        for t in history_times(plan, hours, interval_s):
-            if stop.is_set():
-                break
-            pub.send(encode(m) for m in sim.round(t))
-            if progress is not None:
-                progress(pub.acked)
-    finally:
-        acked = pub.close()
-    return acked
+    times = history_times(plan, hours, interval_s)
+    return publish_rounds(settings, sim, times, seed=seed, stop=stop, progress=progress)
 
 
 def episode_rounds(plan: Plan, interval_s: float, tail_s: float = TAIL_S) -> int:
