@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from alerts.channels import Sender, senders
@@ -58,6 +58,7 @@ class AlertsService:
     # when each (channel, status) was last reported to the engineers: a revoked token fails
     # every queued notice, and the engineers need to hear it once an hour, not once each
     reported: dict[tuple[str, str], int] = field(default_factory=dict)
+    now: Callable[[], int] = time.time_ns  # the dispatcher's clock
 
     def start(self, stop: threading.Event) -> threading.Thread:
         thread = threading.Thread(
@@ -84,7 +85,7 @@ class AlertsService:
             outcome.status,
             outcome.error,
         )
-        now = time.time_ns()
+        now = self.now()
         event = Event(now, rule or "delivery", where, "undelivered", "warning", None, th, en)
         subject = f"[citydata] {en[:150]}"
         text = f"{th}\n{en}\n{notice.subject}"

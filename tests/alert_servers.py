@@ -265,9 +265,9 @@ class Receiver(FakeServer):
         return answer
 
 
-def start_mail_server(ca: trustme.CA, ca_file: Path) -> tuple[Controller, MailServer]:
-    """A real SMTP server on a free loopback port that requires STARTTLS (certificate from
-    `ca`) and a login; stop it with the controller's `stop()`."""
+def start_mail_server(ca_file: Path, **smtp: Any) -> tuple[Controller, MailServer]:
+    """A real SMTP server on a free loopback port with a login check and aiosmtpd's `smtp`
+    options (`secure(ca)` for STARTTLS required); stop it with the controller's `stop()`."""
     mailbox, port = Mailbox(), free_port()
     controller = Controller(
         mailbox,
@@ -275,9 +275,12 @@ def start_mail_server(ca: trustme.CA, ca_file: Path) -> tuple[Controller, MailSe
         port=port,
         server_hostname="mail.test",
         authenticator=authenticate,
-        tls_context=server_context(ca),
-        require_starttls=True,
-        auth_required=True,
+        **smtp,
     )
     controller.start()
     return controller, MailServer(mailbox, port, ca_file)
+
+
+def secure(ca: trustme.CA) -> dict[str, Any]:
+    """STARTTLS required (a certificate from `ca`), and a login, offered only once encrypted."""
+    return {"tls_context": server_context(ca), "require_starttls": True, "auth_required": True}

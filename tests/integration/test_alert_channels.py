@@ -27,11 +27,11 @@ from tests.alert_servers import (
     WEBHOOK_SECRET,
     Answer,
     FakeLine,
-    Mailbox,
     MailServer,
     Receiver,
-    authenticate,
+    secure,
     server_context,
+    start_mail_server,
 )
 
 pytestmark = pytest.mark.integration
@@ -212,18 +212,9 @@ def mail_server_factory(test_ca: trustme.CA, ca_file: Path) -> Iterator[Callable
     started: list[Controller] = []
 
     def start(**smtp: Any) -> MailServer:
-        mailbox, port = Mailbox(), free_port()
-        controller = Controller(
-            mailbox,
-            hostname="127.0.0.1",
-            port=port,
-            server_hostname="mail.test",
-            authenticator=authenticate,
-            **smtp,
-        )
-        controller.start()
+        controller, server = start_mail_server(ca_file, **smtp)
         started.append(controller)
-        return MailServer(mailbox, port, ca_file)
+        return server
 
     yield start
     for controller in started:
@@ -233,9 +224,7 @@ def mail_server_factory(test_ca: trustme.CA, ca_file: Path) -> Iterator[Callable
 @pytest.fixture
 def mail_server(test_ca: trustme.CA, mail_server_factory: Callable[..., MailServer]) -> MailServer:
     """STARTTLS required, and a login (offered only once the connection is encrypted)."""
-    return mail_server_factory(
-        tls_context=server_context(test_ca), require_starttls=True, auth_required=True
-    )
+    return mail_server_factory(**secure(test_ca))
 
 
 def send_mail(settings: Settings, n: Notice) -> Any:

@@ -28,6 +28,7 @@ from tests.alert_servers import (
     FakeLine,
     MailServer,
     Receiver,
+    secure,
     start_mail_server,
 )
 from tests.alerting import HOUR_NS, AlertCity, every, rules_text, shipped
@@ -53,7 +54,7 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
     ca = trustme.CA()
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    controller, mail = start_mail_server(ca, ca_file)
+    controller, mail = start_mail_server(ca_file, **secure(ca))
     try:
         with FakeLine() as line, Receiver() as hook:
             yield Servers(line, mail, hook)
@@ -222,7 +223,9 @@ def test_a_quota_refusal_is_reported_to_the_engineers_and_not_retried(
     delivery: Delivery,
 ) -> None:
     city = delivery.city
-    service = AlertsService(city.store, city.evaluator, delivery.dispatcher, delivery.senders)
+    service = AlertsService(
+        city.store, city.evaluator, delivery.dispatcher, delivery.senders, now=lambda: CLOCK[0]
+    )
     delivery.dispatcher.on_problem = service.report
     engineers = {"lang": "both", "webhook": [f"{delivery.servers.hook.url}/engineers"]}
     recipients = {
