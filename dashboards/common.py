@@ -13,6 +13,8 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
+from citydata.alerts.evaluate import MEASUREMENT as ALERTS_MEASUREMENT
+from citydata.alerts.messages import SEVERITY
 from citydata.aqi import AQI_BANDS
 from citydata.aqi import LEVELS as AQI_LEVELS
 from citydata.kinds import Kind, Metric
@@ -210,6 +212,24 @@ def with_stale(scale: list[dm.ValueMapping]) -> list[dm.ValueMapping]:
     return [*scale, stale, no_data_mapping()]
 
 
+# Grafana's named colours, so that they follow its light and dark themes.
+SEVERITY_COLOURS = {"info": "blue", "warning": "orange", "critical": "red"}
+
+
+def severity_mappings() -> list[dm.ValueMapping]:
+    """An alert's severity (info, warning, critical) to its Thai and English word and colour."""
+    return [
+        dm.ValueMap(
+            options={
+                name: dm.ValueMappingResult(
+                    text=title(th, en.capitalize()), color=SEVERITY_COLOURS[name]
+                )
+            }
+        )
+        for name, (th, en) in SEVERITY.items()
+    ]
+
+
 def colour_by_thresholds() -> db.FieldColor:
     return db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS)
 
@@ -317,3 +337,76 @@ def table_panel(name: str, targets: Targets) -> table.Panel:
         .span(24)
         .no_value(title("ไม่มีข้อมูล", "No data"))
     )
+
+
+# --- alerts: the `alerts` measurement, one point per state change (citydata/alerts/evaluate.py) --
+
+ALERTS = f'"{ALERTS_MEASUREMENT}"'
+# Annotation colours: when an alert began firing, and when it resolved.
+CHANGE_COLOURS = {"firing": "red", "resolved": "green"}
+CHANGE_NAMES = {
+    "firing": ("การแจ้งเตือนเริ่มขึ้น", "Alerts firing"),
+    "resolved": ("การแจ้งเตือนกลับสู่ปกติ", "Alerts resolved"),
+}
+
+
+class InfluxAnnotation(dm.AnnotationTarget):
+    """What Grafana's InfluxDB datasource runs for an annotation in InfluxQL mode (the target
+    its annotation editor saves): a raw query with `$timeFilter`, and which of the columns it
+    returns are each event's title, text and tags (`tagsColumn`: names separated by commas).
+    The SDK's target models only the fields of Grafana's own annotation store."""
+
+    def __init__(self, query: str, title_column: str, text_column: str, tags: list[str]) -> None:
+        super().__init__()
+        self.query = query
+        self.title_column = title_column
+        self.text_column = text_column
+        self.tags_columns = tags
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "refId": "Anno",
+            "query": self.query,
+            "rawQuery": True,
+            "fromAnnotations": True,
+            "titleColumn": self.title_column,
+            "textColumn": self.text_column,
+            "tagsColumn": ",".join(self.tags_columns),
+        }
+
+
+class _Built(cogbuilder.Builder[dm.AnnotationTarget]):
+    """A target made already, for the SDK's `AnnotationQuery.target`, which takes a builder."""
+
+    def __init__(self, target: dm.AnnotationTarget) -> None:
+        self._internal = target
+
+    def build(self) -> dm.AnnotationTarget:
+        return self._internal
+
+
+def alert_annotations(where: str = "") -> list[cogbuilder.Builder[dm.AnnotationQuery]]:
+    """Each alert's changes to firing (red) and to resolved (green) as annotations: the rule's
+    Thai title, the Thai message for its subject, and the rule, severity and subject as tags.
+    `where`: InfluxQL conditions choosing the alerts (a kind, the chosen sensors)."""
+    out: list[cogbuilder.Builder[dm.AnnotationQuery]] = []
+    for state, colour in CHANGE_COLOURS.items():
+        q = (
+            f'SELECT "title", "text", "rule", "severity", "sensor_id" FROM {ALERTS} '
+            f"WHERE $timeFilter AND \"state\" = '{state}'" + (f" AND {where}" if where else "")
+        )
+        target = InfluxAnnotation(q, "title", "text", ["rule", "severity", "sensor_id"])
+        out.append(
+            db.AnnotationQuery()
+            .name(title(*CHANGE_NAMES[state]))
+            .datasource(DATASOURCE)
+            .enable(True)
+            .icon_color(colour)
+            .target(_Built(target))
+        )
+    return out
+
+
+def kind_alert_annotations(kind: str) -> list[cogbuilder.Builder[dm.AnnotationQuery]]:
+    """A kind's board marks the alerts of that kind about the chosen sensors."""
+    return alert_annotations(f'"kind" = \'{kind}\' AND "sensor_id" =~ /^$sensor$/')

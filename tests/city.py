@@ -1,7 +1,8 @@
 """The simulated city for tests that need realistic history: the Lam Phaya fleet's last 2 days
 ingested through a real broker and collector, a few dead letters, the collector's health
-points, and the derived series computed over the same 2 days (the minute series every 5
-minutes, the simulator's backfill interval, as `citydata local` does).
+points, the derived series computed over the same 2 days (the minute series every 5
+minutes, the simulator's backfill interval, as `citydata local` does), and the alert state
+changes of the last 2 hours (the `alerts` measurement), by the real evaluator.
 
 Built once per session (per xdist worker) by the `city` fixture in tests/conftest.py.
 """
@@ -16,16 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citydata import services
+from citydata.alerts.evaluate import Evaluator
+from citydata.alerts.rules import parse_rules
+from citydata.alerts.store import AlertStore
 from citydata.derived.backfill import backfill
 from citydata.derived.deriver import Deriver
+from citydata.derived.schedule import Loop
 from citydata.health import DEADLETTERS
 from citydata.health import MEASUREMENT as HEALTH
-from citydata.influx import InfluxClient
+from citydata.influx import InfluxClient, InfluxError
+from citydata.kinds import all_kinds
 from citydata.registry import Registry
 from citydata.settings import Settings, load_settings
 from simulators.fleet import LAM_PHAYA
 from simulators.publisher import backfill as publish_backfill
 from simulators.registration import register_fleet
+from tests.alerting import rules_text, shipped
 from tests.helpers import publish_all, running_collector, wait_for
 
 log = logging.getLogger(__name__)
@@ -41,6 +48,21 @@ INVALID: tuple[tuple[str, bytes], ...] = (
     ("sensors/air/lp-air-02", json.dumps({"ts": 4_000_000_000, "pm25": 12.0}).encode()),
 )
 INVALID_REASONS = {"undecodable": 2, "future_timestamp": 1}
+
+# Alerts: a cycle every 5 minutes over the last 2 hours. Per kind, one rule fires on every
+# station and stays firing, one fires and resolves halfway, when the rules file is reloaded
+# with its threshold raised; InfluxDB unreachable for two cycles fires the shipped platform
+# rule, which resolves at the next cycle.
+ALERT_SPAN_S = 2 * 3600
+ALERT_RULES = {  # kind: (value, severity)
+    "air": ({"metric": "pm25"}, "info"),
+    "water": ({"metric": "level"}, "critical"),
+    "traffic": ({"index": "congestion"}, "warning"),
+}
+FIRING_RULES = tuple(f"city-{kind}-firing" for kind in ALERT_RULES)
+RESOLVED_RULES = (*(f"city-{kind}-resolved" for kind in ALERT_RULES), "influx-unreachable")
+UNREACHABLE_S = (1800, 2100)  # after the span's start
+RAISED_S = 3600
 
 
 @dataclass(frozen=True)
@@ -100,8 +122,55 @@ def ingest(settings: Settings, influx: InfluxClient, end_s: int) -> None:
         wait_for(lambda: _reported_twice(influx), what="dead letters in two health reports")
 
 
+def alert_rules(raised: bool = False) -> str:
+    """The city's rules file; `raised`: the resolving rules' threshold above any value."""
+    rules = shipped("influx-unreachable", repeat=None)
+    for kind, (value, severity) in ALERT_RULES.items():
+        words = all_kinds()[kind]
+        for name, above in (
+            (f"city-{kind}-firing", -1e6),
+            (f"city-{kind}-resolved", 1e9 if raised else -1e6),
+        ):
+            rules.append(
+                {
+                    "name": name,
+                    "title_th": f"ทดสอบ{words.title_th}",
+                    "title_en": f"Test of {words.title_en.lower()}",
+                    "select": {"kind": kind},
+                    "value": value,
+                    "when": {"op": ">", "value": above},
+                    "severity": severity,
+                    "message_th": "{name}: {value} {unit}",
+                    "message_en": "{name}: {value} {unit}",
+                    "recipients": ["team"],
+                }
+            )
+    return rules_text(rules)
+
+
+def evaluate_alerts(settings: Settings, influx: InfluxClient, end_ns: int) -> None:
+    """The alert rules after each derived cycle of the span before `end_ns` (judged again, not
+    written), InfluxDB unreachable for two of them; the transitions go to `alerts`."""
+    start = end_ns - ALERT_SPAN_S * _NS
+    with Registry.from_settings(settings) as registry:
+        store = AlertStore(registry)
+        store.load(parse_rules(alert_rules()))
+        evaluator = Evaluator(store, influx, channels=(), spool_max_bytes=1e9)
+        deriver = Deriver(influx, registry, settings.aqi_above_200, write=False)
+        loop = Loop(deriver, after=[evaluator.after_cycle])
+        unreachable = {start + s * _NS for s in UNREACHABLE_S}
+        for t in range(start, end_ns + 1, INTERVAL_S * _NS):
+            if t == start + RAISED_S * _NS:
+                store.load(parse_rules(alert_rules(raised=True)))
+            if t in unreachable:
+                evaluator.failed_cycle(t, InfluxError("connection refused"))
+            else:
+                loop.step(t)
+
+
 def build_city(broker: services.MosquittoService, influx: InfluxClient, data_dir: Path) -> City:
-    """Ingest the city, then backfill its derived series over the same span."""
+    """Ingest the city, backfill its derived series over the same span, then evaluate the
+    alert rules over its last 2 hours."""
     started = time.monotonic()
     settings = city_settings(broker, influx, data_dir)
     end_s = int(time.time()) // INTERVAL_S * INTERVAL_S
@@ -110,5 +179,11 @@ def build_city(broker: services.MosquittoService, influx: InfluxClient, data_dir
     with Registry.from_settings(settings) as registry:
         deriver = Deriver(influx, registry, settings.aqi_above_200)
         backfill(deriver, city.start_ns, city.end_ns, step_s=INTERVAL_S)
-    log.info("built the simulated city in %.1f s", time.monotonic() - started)
+    alerts_started = time.monotonic()
+    evaluate_alerts(settings, influx, city.end_ns)
+    log.info(
+        "built the simulated city in %.1f s (alerts %.1f s)",
+        time.monotonic() - started,
+        time.monotonic() - alerts_started,
+    )
     return city

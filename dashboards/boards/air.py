@@ -27,6 +27,7 @@ from dashboards.common import (
     colour_by_thresholds,
     column,
     dashed,
+    kind_alert_annotations,
     mapping,
     merged,
     metric_title,
@@ -347,6 +348,7 @@ def dashboard() -> db.Dashboard:
         )
         .with_variable(zone_variable())
         .with_variable(sensor_variable(KIND))
+        .annotations(kind_alert_annotations(KIND))
     )
     sections: list[tuple[str, str, list[Panel]]] = [
         (

@@ -1,8 +1,10 @@
-"""City overview: the control room's first screen. Every station on a map in the colour of its
-state, the AQI of each air station now, the river against its lines, the roads now.
+"""City overview: the control room's first screen. The alerts firing now, every station on a
+map in the colour of its state, the AQI of each air station now, the river against its lines,
+the roads now, and each alert's firing and resolving marked on the charts.
 
-Everything here reads the derived series (docs/derived.md), which hold the same judgments as
-the API: InfluxQL alone cannot compute a Thai AQI or a station's water status.
+The stations' panels read the derived series (docs/derived.md), which hold the same judgments
+as the API: InfluxQL alone cannot compute a Thai AQI or a station's water status. The alerts
+come from the `alerts` measurement the alerts service writes at each state change.
 """
 
 from __future__ import annotations
@@ -18,16 +20,21 @@ from grafana_foundation_sdk.models import geomap as gm
 
 from citydata.kinds import all_kinds
 from dashboards.common import (
+    ALERTS,
     DATASOURCE,
     Panel,
+    alert_annotations,
     aqi_level_mappings,
     aqi_thresholds,
     colour_by_thresholds,
+    column,
     kind_title,
     new_dashboard,
     newest,
     offline_mapping,
     query,
+    query_variable,
+    severity_mappings,
     stat_panel,
     steps,
     table_panel,
@@ -46,6 +53,13 @@ IN_ZONE = '"zone" =~ /^$zone$/'
 # old value as current: the AQI is hourly, the other judgments every minute.
 AQI_NOW = "2h"
 JUDGED_NOW = "15m"
+# An alert's subject is a station in the chosen zones, or no station at all (a collector,
+# InfluxDB, a dead-letter reason: the platform, which serves every zone). The `alerts` points
+# carry no zone; the two hidden variables list the stations of the chosen zones and every one.
+SUBJECT_IN_ZONE = '("sensor_id" =~ /^$in_zone$/ OR "sensor_id" !~ /^$stations$/)'
+# The firing list looks this far back for each alert's latest change, whatever the dashboard's
+# range: an alert firing unchanged for longer drops off the list.
+FIRING_DAYS = 90
 # Colours of each kind's `state` on the map (docs/derived.md: 0 offline, then its scale).
 STATE_MAPPINGS: dict[str, Callable[[], list[dm.ValueMapping]]] = {
     "air": aqi_level_mappings,
@@ -231,14 +245,84 @@ def road_status() -> Panel:
     )
 
 
+def _station_variable(name: str, label: str, where: str = "") -> db.QueryVariable:
+    """A hidden variable of station ids, every one selected ("All")."""
+    q = 'SHOW TAG VALUES FROM "city_station" WITH KEY = "sensor_id"' + where
+    return (
+        query_variable(name, label, q)
+        .current(dm.VariableOption(selected=True, text=["All"], value=["$__all"]))
+        .hide(dm.VariableHide.HIDE_VARIABLE)
+    )
+
+
+def zone_stations_variable() -> db.QueryVariable:
+    label = title("สถานีในพื้นที่ที่เลือก", "Stations in the chosen zones")
+    return _station_variable("in_zone", label, f" WHERE {IN_ZONE}")
+
+
+def stations_variable() -> db.QueryVariable:
+    return _station_variable("stations", title("สถานีทั้งหมด", "Every station"))
+
+
+def _cells(name: str) -> list[dm.DynamicConfigValue]:
+    """A table column coloured by its value mappings' colours."""
+    cell = dm.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background"})
+    return [*column(name), cell]
+
+
+def firing_alerts() -> Panel:
+    """Each rule and subject whose latest change is to firing. One selector (`last`) keeps the
+    other fields of the same point and its time, the time of that change; grouping by rule and
+    subject only (not severity or kind) lets a later point with other tags end it."""
+    latest = (
+        'SELECT last("active") AS "active", "severity", "title", "text", "value" '
+        f"FROM {ALERTS} WHERE time > now() - {FIRING_DAYS}d AND {SUBJECT_IN_ZONE} "
+        'GROUP BY "rule", "sensor_id"'
+    )
+    q = (
+        f'SELECT "severity", "title", "sensor_id", "text", "value" FROM ({latest}) '
+        'WHERE "active" = 1 ORDER BY time DESC'
+    )
+    return (
+        table_panel(title("การแจ้งเตือนที่กำลังเกิดขึ้น", "Firing alerts"), [table_query(q)])
+        .description(
+            "Every alert firing now, newest first, whatever the time range chosen: each rule "
+            f"and subject whose latest change in the last {FIRING_DAYS} days is to firing. "
+            "Subjects are the stations of the chosen zones, and the platform (collectors, "
+            "InfluxDB)."
+        )
+        .span(24)
+        .no_value(title("ไม่มีการแจ้งเตือน", "No alerts firing"))
+        .override_by_name("Time", column(title("เริ่มเมื่อ", "Since"), "dateTimeFromNow"))
+        .override_by_name(
+            "severity",
+            [
+                *_cells(title("ระดับ", "Severity")),
+                dm.DynamicConfigValue(id_val="mappings", value=severity_mappings()),
+            ],
+        )
+        .override_by_name("title", column(title("การแจ้งเตือน", "Alert")))
+        .override_by_name("sensor_id", column(title("สถานีหรือระบบ", "Subject")))
+        .override_by_name("text", column(title("ข้อความ", "Message")))
+        .override_by_name("value", column(title("ค่า", "Value"), "none"))
+    )
+
+
 def dashboard() -> db.Dashboard:
     d = new_dashboard(
         "citydata-overview",
         "ภาพรวมเมือง",
         "City overview",
-        "Every station on the map by its state; air, river and roads now.",
-    ).with_variable(zone_variable())
+        "The alerts firing now; every station on the map by its state; air, river and roads now.",
+    )
+    d = (
+        d.with_variable(zone_variable())
+        .with_variable(zone_stations_variable())
+        .with_variable(stations_variable())
+        .annotations(alert_annotations(SUBJECT_IN_ZONE))
+    )
     for panel in (
+        firing_alerts(),
         stations_online(),
         worst_aqi(),
         worst_water(),

@@ -14,6 +14,7 @@ from citydata.health import DEADLETTERS, MEASUREMENT
 from dashboards.common import (
     DATASOURCE,
     Panel,
+    alert_annotations,
     colour_by_thresholds,
     mapping,
     new_dashboard,
@@ -30,6 +31,7 @@ from dashboards.influxql import InfluxQL
 NAME = "platform"
 _M = f'"{MEASUREMENT}"'
 _PER_COLLECTOR = 'GROUP BY "collector"'
+PLATFORM_ALERTS = "\"kind\" = 'platform'"  # the alerts about collectors and InfluxDB
 
 
 def _rate(field: str, ref: str, words: tuple[str, str]) -> InfluxQL:
@@ -166,6 +168,7 @@ def dashboard() -> db.Dashboard:
         "Is every reading getting in? Collector throughput, lag, dead letters, spool, "
         "InfluxDB write latency and alarm.",
     ).time("now-6h", "now")
+    d = d.annotations(alert_annotations(PLATFORM_ALERTS))
     for panel in (
         throughput(),
         lag(),

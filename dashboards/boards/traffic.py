@@ -29,6 +29,7 @@ from dashboards.common import (
     Panel,
     column,
     dashed,
+    kind_alert_annotations,
     metric_title,
     new_dashboard,
     newest,
@@ -365,6 +366,7 @@ def dashboard() -> db.Dashboard:
         .time("now-7d", "now")
         .with_variable(zone_variable())
         .with_variable(sensor_variable(KIND))
+        .annotations(kind_alert_annotations(KIND))
     )
     sections: list[tuple[str, str, list[Panel]]] = [
         ("ระดับการจราจรติดขัด", "Congestion", [congestion_now(), congestion_timeline()]),

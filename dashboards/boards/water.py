@@ -27,6 +27,7 @@ from dashboards.common import (
     Panel,
     column,
     dashed,
+    kind_alert_annotations,
     merged,
     metric_title,
     new_dashboard,
@@ -348,6 +349,7 @@ def dashboard() -> db.Dashboard:
         )
         .with_variable(zone_variable())
         .with_variable(sensor_variable(KIND))
+        .annotations(kind_alert_annotations(KIND))
     )
     sections: list[tuple[str, str, list[Panel]]] = [
         (

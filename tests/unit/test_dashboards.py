@@ -73,6 +73,8 @@ def test_every_panel_queries_the_provisioned_datasource() -> None:
         for var in variables(model):
             if var["type"] == "query":
                 assert var["datasource"]["uid"] == DATASOURCE_UID, (name, var["name"])
+        for annotation in _annotations(model):
+            assert annotation["datasource"]["uid"] == DATASOURCE_UID, (name, annotation["name"])
 
 
 def test_the_dashboard_provider_loads_the_json_folder() -> None:
@@ -95,6 +97,50 @@ def test_house_defaults(name: str) -> None:
     names = [v["name"] for v in variables(model)]
     if name not in CITY_WIDE:
         assert "zone" in names, name
+
+
+def _annotations(model: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(model.get("annotations", {}).get("list", []))
+
+
+# Each board's alert marks: which alerts (beyond their state) each shows.
+ALERT_FILTERS = {
+    "overview": '"sensor_id" =~ /^$in_zone$/ OR "sensor_id" !~ /^$stations$/',
+    "air": '"kind" = \'air\' AND "sensor_id" =~ /^$sensor$/',
+    "water": '"kind" = \'water\' AND "sensor_id" =~ /^$sensor$/',
+    "traffic": '"kind" = \'traffic\' AND "sensor_id" =~ /^$sensor$/',
+    "platform": "\"kind\" = 'platform'",
+}
+
+
+@pytest.mark.parametrize("name", list(ALERT_FILTERS))
+def test_alerts_are_marked_red_when_firing_and_green_when_resolved(name: str) -> None:
+    """Grafana's InfluxDB annotation target: the query and the columns of each event's title,
+    text and tags, every one of them selected by the query."""
+    found = {a["iconColor"]: a for a in _annotations(MODELS[name])}
+    assert set(found) == {"red", "green"}, name
+    for colour, state in (("red", "firing"), ("green", "resolved")):
+        annotation = found[colour]
+        assert THAI.search(annotation["name"]) and " · " in annotation["name"]
+        assert annotation["enable"] is True
+        target = annotation["target"]
+        assert target["fromAnnotations"] is True and target["rawQuery"] is True
+        q = target["query"]
+        assert "$timeFilter" in q and f"\"state\" = '{state}'" in q and ALERT_FILTERS[name] in q
+        selected = re.findall(r'"(\w+)"', q.split(" FROM ")[0])
+        columns = [target["titleColumn"], target["textColumn"], *target["tagsColumn"].split(",")]
+        assert sorted(columns) == sorted(selected), (name, columns)
+
+
+def test_the_firing_list_colours_each_severity() -> None:
+    (panel,) = [p for p in panels(MODELS["overview"]) if p["title"].endswith("Firing alerts")]
+    (override,) = [
+        o for o in panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == "severity"
+    ]
+    (mappings,) = [p["value"] for p in override["properties"] if p["id"] == "mappings"]
+    colours = {k: v["color"] for m in mappings for k, v in m["options"].items()}
+    assert colours == {"critical": "red", "warning": "orange", "info": "blue"}
+    assert panel["fieldConfig"]["defaults"]["noValue"] == "ไม่มีการแจ้งเตือน · No alerts firing"
 
 
 def test_every_kind_and_metric_has_thai_and_english_titles() -> None:
