@@ -22,7 +22,7 @@ from citydata.alerts.rules import Recipient, Rule
 from citydata.alerts.sources import Observation, View, observe
 from citydata.alerts.state import step
 from citydata.alerts.store import AlertState, AlertStore, Event, NewNotice, Silence, Transition
-from citydata.derived.judge import HourJudgments
+from citydata.derived.judge import HourJudgments, MinuteJudgments
 from citydata.derived.schedule import Cycle
 from citydata.influx import InfluxClient, InfluxError
 from citydata.lineprotocol import encode_point
@@ -101,10 +101,12 @@ class Evaluator:
     def after_cycle(self, cycle: Cycle) -> Outcome:
         if cycle.hours:
             self.hour = cycle.hours[-1]
-        sensors: dict[str, Sensor] = {s.sensor.id: s.sensor for s in cycle.minute.stations}
-        view = View(
-            cycle.time_ns, cycle.minute, self.hour, sensors, self.influx, self.spool_max_bytes
-        )
+        return self.look(cycle.minute)
+
+    def look(self, minute: MinuteJudgments) -> Outcome:
+        """Evaluate on judgments as of `minute.time_ns`: a cycle's, or the look between two."""
+        sensors: dict[str, Sensor] = {s.sensor.id: s.sensor for s in minute.stations}
+        view = View(minute.time_ns, minute, self.hour, sensors, self.influx, self.spool_max_bytes)
         return self.evaluate(view)
 
     def failed_cycle(self, minute_ns: int, error: Exception) -> Outcome:
@@ -142,13 +144,13 @@ class Evaluator:
         for (rule_name, subject), state in states.items():
             if rule_name not in names:  # disabled or removed: ended without a message
                 work.ended.append((rule_name, subject))
-                gone = next((s.rule for s in stored if s.rule.name == rule_name), None)
-                if gone is not None:
-                    work.event(gone, state, "resolved", True)
+                work.events.append(_ended(state, now))
         queued = self._notices(work.groups, recipients)
         outcome.events = self.store.apply(work.changed, work.ended, work.events, queued, now)
         outcome.notices = len(queued)
-        self._write(outcome.events, {s.rule.name: s.rule for s in stored}, work)
+        kinds = {key: str(s.info.get("kind", "")) for key, s in states.items()}
+        kinds.update({(s.rule, s.subject): str(s.info.get("kind", "")) for s in work.changed})
+        self._write(outcome.events, {s.rule.name: s.rule for s in stored}, kinds)
         if queued:
             self.on_queued()
         outcome.seconds = self.clock() - started
@@ -209,9 +211,11 @@ class Evaluator:
     def _notices(self, groups: list[Group], recipients: dict[str, Recipient]) -> list[NewNotice]:
         return [n for g in groups for n in notices(g, recipients, self.channels)]
 
-    def _write(self, events: list[Event], rules: dict[str, Rule], work: _Work) -> None:
-        """The state changes as points of `alerts` (Grafana's annotations and firing list)."""
-        kinds = {(s.rule, s.subject): s.info.get("kind", "") for s in work.changed}
+    def _write(
+        self, events: list[Event], rules: dict[str, Rule], kinds: dict[tuple[str, str], str]
+    ) -> None:
+        """The state changes as points of `alerts` (Grafana's annotations and firing list);
+        `kinds` of the subjects, from their states before and after."""
         lines = []
         for e in events:
             if e.transition not in ("pending", "firing", "resolved", "inactive"):
@@ -254,6 +258,13 @@ def _reminders(rule: Rule, firing: list[AlertState], work: _Work) -> list[AlertS
     for state in reminded:
         work.event(rule, state, "reminder", False)
     return reminded
+
+
+def _ended(state: AlertState, now_ns: int) -> Event:
+    """The end of an alert whose rule was disabled or removed: kept, and not told."""
+    th, en = "กฎถูกปิดหรือลบ", "the rule was disabled or removed"
+    severity = str(state.info.get("severity", "info"))
+    return Event(now_ns, state.rule, state.subject, "resolved", severity, state.value, th, en, True)
 
 
 def _blank(rule: Rule, obs: Observation, now_ns: int) -> AlertState:

@@ -212,7 +212,7 @@ class AlertStore:
     def load(self, file: RuleFile) -> LoadResult:
         """Make the database hold the file's recipients and rules. A rule changed through the
         API since it was loaded (origin api) is kept as it is; file rules no longer in the
-        file are removed, with their states."""
+        file are removed (the evaluation ends their alerts)."""
         now = datetime.now(UTC)
         added, updated, unchanged, removed, kept = [], [], [], [], []
         with self._tx() as conn:
@@ -242,8 +242,8 @@ class AlertStore:
                     updated.append(rule.name)
             for name, row in existing.items():
                 if row.origin == "file":
+                    # its alerts end at the next evaluation, in the history and InfluxDB
                     conn.execute(sa.delete(alert_rules).where(alert_rules.c.name == name))
-                    conn.execute(sa.delete(alert_states).where(alert_states.c.rule == name))
                     removed.append(name)
         return LoadResult(added, updated, unchanged, removed, kept, len(file.recipients))
 

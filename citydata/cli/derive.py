@@ -153,10 +153,16 @@ def live(
             for channel in service.senders:
                 service.dispatcher.deliver(channel)
         return 0 if done is not None else 1
+    halfway = None
     if service is not None:
         service.start(stop)
+        evaluator = service.evaluator
+
+        def halfway(at_ns: int) -> object:  # the alerts look again between two minutes
+            return evaluator.look(deriver.judge_at(at_ns))
+
     log.info("derived series: a cycle every whole minute, the AQI on each whole hour")
-    run(loop, time.time_ns, stop.wait)
+    run(loop, time.time_ns, stop.wait, halfway)
     return 0
 
 

@@ -103,10 +103,15 @@ class Deriver:
         the registry's, read again when not given)."""
         if now_ns % MINUTE_NS:
             raise ValueError("stations are judged as of a whole minute")
+        judged = self.judge_at(now_ns, stations)
+        return judged, minute_lines(judged)
+
+    def judge_at(self, now_ns: int, stations: Stations | None = None) -> MinuteJudgments:
+        """Every station judged as of `now_ns`, any instant (the alerts' look between two
+        minutes), written nowhere."""
         stations = stations or Stations.read(self.registry)
         levels = self.aqi_levels(floor_to(now_ns, HOUR_NS))
-        judged = judge_minute(self.influx, stations, now_ns, levels)
-        return judged, minute_lines(judged)
+        return judge_minute(self.influx, stations, now_ns, levels)
 
     def minute(self, now_ns: int, stations: Stations | None = None) -> Written:
         """Judge every station as of the whole minute `now_ns` and write it."""

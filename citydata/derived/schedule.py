@@ -150,14 +150,35 @@ class Loop:
         self._tally_hour = hour
 
 
-def run(loop: Loop, now: Callable[[], int], wait: Callable[[float], bool]) -> None:
+def run(
+    loop: Loop,
+    now: Callable[[], int],
+    wait: Callable[[float], bool],
+    halfway: Callable[[int], object] | None = None,
+) -> None:
     """A cycle every whole minute until `wait` reports a stop; the first one at once. `wait`
-    is asked after every cycle, with 0 s when the next minute has begun already."""
+    is asked after every cycle, with 0 s when the next minute has begun already. `halfway`
+    (the alerts' second look, so a crossing is told within about 30 s, not 60) is called with
+    the time half a minute after each cycle's, unless the next minute has begun by then."""
     last: int | None = None
+    half_done: int | None = None
     while True:
         current = floor_to(now(), MINUTE_NS)
         if last is None or current > last:
             loop.step(current)
             last = current
-        if wait(max(0.0, (last + MINUTE_NS - now()) / 1e9)):
+        half = last + MINUTE_NS // 2
+        if halfway is not None and half_done != last and now() >= half:
+            half_done = last
+            if floor_to(now(), MINUTE_NS) == last:
+                _halfway(halfway, now())
+        until = half if halfway is not None and half_done != last else last + MINUTE_NS
+        if wait(max(0.0, (until - now()) / 1e9)):
             return
+
+
+def _halfway(call: Callable[[int], object], at_ns: int) -> None:
+    try:
+        call(at_ns)
+    except Exception:  # like a failed cycle: logged, and the next minute goes on
+        log.exception("the half-minute look failed")

@@ -38,12 +38,6 @@ def annotation_targets(name: str, model: dict[str, Any]) -> Iterator[tuple[Targe
 
 
 ANNOTATIONS = [a for name, model in MODELS.items() for a in annotation_targets(name, model)]
-# The evaluator tags a resolved point with its kind only when the rule selects one
-# (citydata/alerts/evaluate.py `_write` takes the kinds of the states changed, and a resolved
-# state is ended, not changed): a platform rule's resolved points carry no kind, so the
-# platform board's `"kind" = 'platform'` finds none.
-NO_KIND_WHEN_RESOLVED = {"platform/Alerts resolved/annotation"}
-NO_KIND_REASON = "resolved points of platform rules carry no kind tag (evaluate.py _write)"
 TIME_FILTER = "time >= now() - 2d"  # the dashboards' range widened to the city's 2 days
 CITY_RANGE = "2d"
 INTERVAL = "5m"  # what Grafana picks for 2 days on a ~600-pixel panel
@@ -117,17 +111,7 @@ def test_there_are_alert_annotations_on_the_overview_and_each_kind_and_platform_
 
 @pytest.mark.parametrize(
     "target,annotation",
-    [
-        pytest.param(
-            t,
-            a,
-            id=t.id,
-            marks=[pytest.mark.xfail(reason=NO_KIND_REASON, strict=True)]
-            if t.id in NO_KIND_WHEN_RESOLVED
-            else [],
-        )
-        for t, a in ANNOTATIONS
-    ],
+    [pytest.param(t, a, id=t.id) for t, a in ANNOTATIONS],
 )
 def test_each_annotation_query_returns_events(
     target: Target,

@@ -134,3 +134,24 @@ def test_a_summary_each_hour_at_info(caplog: pytest.LogCaptureFixture) -> None:
     ]
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert len(debug) == 5 and debug[0].endswith("points in 0.500 s")
+
+
+def test_the_alerts_look_again_half_a_minute_after_each_cycle() -> None:
+    clock, deriver, loop = _loop(H10 + 10 * S, waits=5)
+    looks: list[int] = []
+    run(loop, clock.now, clock.wait, halfway=looks.append)
+    minutes = [t for what, t in deriver.calls if what == "minute"]
+    assert minutes == [H10, H10 + MIN, H10 + 2 * MIN]
+    assert looks == [H10 + 30 * S, H10 + 90 * S, H10 + 150 * S]  # a crossing waits 30 s, not 60
+    assert clock.waits[:3] == [19.5, 30.0, 29.5]  # to 10:00:30 after the 0.5 s cycle, 10:01, ...
+
+
+def test_a_slow_cycle_looks_late_within_its_minute_and_not_at_all_past_it() -> None:
+    clock, _, loop = _loop(H10 + 10 * S, waits=2, minute_takes_s=45)
+    looks: list[int] = []
+    run(loop, clock.now, clock.wait, halfway=looks.append)
+    assert looks == [H10 + 55 * S, H10 + 105 * S, H10 + 165 * S]  # late, within its minute
+    clock, _, loop = _loop(H10 + 10 * S, waits=2, minute_takes_s=70)
+    looks = []
+    run(loop, clock.now, clock.wait, halfway=looks.append)
+    assert looks == []  # each cycle ended in the next minute: that minute's cycle comes first
