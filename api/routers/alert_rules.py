@@ -85,23 +85,20 @@ RuleBody = Annotated[
 ]
 
 
+RULE_VIEW_EXAMPLE: dict[str, Any] = {
+    **RULE_EXAMPLE,
+    "enabled": True,
+    "origin": "api",
+    "created_at": "2026-01-05T03:00:00Z",
+    "updated_at": "2026-01-05T03:00:00Z",
+}
+
+
 class RuleView(Rule):
     """A rule as stored: its fields (defaults left out), whether it is enabled, and where it
     came from: "file" (loaded from the rules file) or "api" (created or changed here)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    **RULE_EXAMPLE,
-                    "enabled": True,
-                    "origin": "api",
-                    "created_at": "2026-01-05T03:00:00Z",
-                    "updated_at": "2026-01-05T03:00:00Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [RULE_VIEW_EXAMPLE]})
 
     enabled: bool
     origin: Origin
@@ -111,6 +108,8 @@ class RuleView(Rule):
 
 class RuleList(BaseModel):
     """Every rule, by name."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [RULE_VIEW_EXAMPLE]}]})
 
     items: list[RuleView]
 

@@ -55,25 +55,22 @@ class NewSilence(BaseModel):
     reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
 
 
+SILENCE_VIEW_EXAMPLE: dict[str, Any] = {
+    "id": "5b0f3c2a9d7e4f61a8c2b3d4e5f60718",
+    **SILENCE_EXAMPLE,
+    "labels": {},
+    "starts_at": "2026-02-01T02:00:00Z",
+    "ends_at": "2026-02-01T03:00:00Z",
+    "created_by": "control room",
+    "created_at": "2026-02-01T02:00:00Z",
+    "active": True,
+}
+
+
 class SilenceView(BaseModel):
     """A silence, and whether it is in force now."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "5b0f3c2a9d7e4f61a8c2b3d4e5f60718",
-                    **SILENCE_EXAMPLE,
-                    "labels": {},
-                    "starts_at": "2026-02-01T02:00:00Z",
-                    "ends_at": "2026-02-01T03:00:00Z",
-                    "created_by": "control room",
-                    "created_at": "2026-02-01T02:00:00Z",
-                    "active": True,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [SILENCE_VIEW_EXAMPLE]})
 
     id: str
     rule: str | None
@@ -89,6 +86,8 @@ class SilenceView(BaseModel):
 
 class SilenceList(BaseModel):
     """Silences, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [SILENCE_VIEW_EXAMPLE]}]})
 
     items: list[SilenceView]
 

@@ -48,32 +48,6 @@ INFO_KEYS = (
 )
 
 
-class Alert(BaseModel):
-    """A rule and subject (a sensor id, or a platform part) whose condition holds: pending
-    until it has held for the rule's `for`, then firing. The subject's names and the rendered
-    message are what the alerts service last wrote (null when it wrote none)."""
-
-    rule: str
-    subject: str
-    state: Literal["pending", "firing"]
-    severity: str | None
-    since: datetime = Field(description="the condition has held since")
-    firing_since: datetime | None
-    value: float | None
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-    title_th: str | None = None
-    title_en: str | None = None
-    name_th: str | None = None
-    name_en: str | None = None
-    kind: str | None = None
-    zone: str | None = None
-    site: str | None = None
-    text_th: str | None = None
-    text_en: str | None = None
-    unit: str | None = None
-
-
 ALERT_EXAMPLE: dict[str, Any] = {
     "rule": "river-warning",
     "subject": "lp-water-01",
@@ -95,6 +69,34 @@ ALERT_EXAMPLE: dict[str, Any] = {
     "text_en": "Wat Lam Phaya pier: level 2.04 m MSL, 0.04 m above the warning level",
     "unit": "m",
 }
+
+
+class Alert(BaseModel):
+    """A rule and subject (a sensor id, or a platform part) whose condition holds: pending
+    until it has held for the rule's `for`, then firing. The subject's names and the rendered
+    message are what the alerts service last wrote (null when it wrote none)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ALERT_EXAMPLE]})
+
+    rule: str
+    subject: str
+    state: Literal["pending", "firing"]
+    severity: str | None
+    since: datetime = Field(description="the condition has held since")
+    firing_since: datetime | None
+    value: float | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    title_th: str | None = None
+    title_en: str | None = None
+    name_th: str | None = None
+    name_en: str | None = None
+    kind: str | None = None
+    zone: str | None = None
+    site: str | None = None
+    text_th: str | None = None
+    text_en: str | None = None
+    unit: str | None = None
 
 
 class AlertList(BaseModel):

@@ -278,6 +278,10 @@ def test_env_leaves_out_unset_values() -> None:
         "CITYDATA_INFLUX_TOKEN",
         "CITYDATA_INFLUX_USER",
         "CITYDATA_INFLUX_PASSWORD",
+        "CITYDATA_ALERTS_RULES_FILE",
+        "CITYDATA_ALERTS_LINE_TOKEN",
+        "CITYDATA_ALERTS_SMTP_CA_FILE",
+        "CITYDATA_ALERTS_WEBHOOK_SECRET",
     }
 
 
