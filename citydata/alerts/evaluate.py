@@ -188,6 +188,7 @@ class Evaluator:
                 continue
             if new is None:
                 continue
+            new = replace(new, info=_shown(rule, new, now))
             if new.state == "firing" and not muted and not (change is None and new.notified_ns):
                 new = replace(new, notified_ns=now)  # newly firing, or its silence has ended
                 fired.append(new)
@@ -258,6 +259,16 @@ def _reminders(rule: Rule, firing: list[AlertState], work: _Work) -> list[AlertS
     for state in reminded:
         work.event(rule, state, "reminder", False)
     return reminded
+
+
+def _shown(rule: Rule, state: AlertState, now_ns: int) -> dict[str, object]:
+    """The state's info with what the API shows of it: the rule's titles, the messages."""
+    return state.info | {
+        "title_th": rule.title_th,
+        "title_en": rule.title_en,
+        "text_th": render(rule, state, "th", now_ns),
+        "text_en": render(rule, state, "en", now_ns),
+    }
 
 
 def _ended(state: AlertState, now_ns: int) -> Event:

@@ -92,6 +92,8 @@ def test_states_survive_a_restart_and_a_lost_cycle_without_repeating_or_missing(
     city.rules(rules_text(shipped(*HAZE_RULES, repeat=None)))
     city.run(T0 + 20 * HOUR_NS, T0 + 40 * HOUR_NS, HOUR_NS)  # firing by now
     assert {s[0] for s in city.store.states()} == set(HAZE_RULES)
+    shown = city.store.states()[("aqi-level-4", "air-1")].info  # what GET /alerts shows
+    assert shown["text_th"].startswith("สถานี air-1: AQI") and shown["title_en"]
     city.restart()  # the service stopped and started again: only the database is kept
 
     real_apply = city.store.apply
