@@ -96,6 +96,9 @@ def run_scenario(
     except NoSubscriber as exc:
         print(f"citydata simulate: {exc}; is a collector running?", file=sys.stderr)
         return 1
+    except RuntimeError as exc:  # paho: the broker went away under a publish
+        print(f"citydata simulate: the broker went away ({exc}); stopping", file=sys.stderr)
+        return 1
     n = len(published)
     print(f"{scenario.name}: published {acked} readings from {n} sensor{'' if n == 1 else 's'}")
     return 0
