@@ -263,27 +263,23 @@ class AlertStore:
         now_ns: int,
     ) -> list[Event]:
         """One cycle's outcome in one transaction: states written or ended, events kept,
-        notices queued. Returns the events with their ids."""
-        kept: list[Event] = []
+        notices queued; each kind of row in one statement (a haze over a thousand stations is
+        thousands of rows). Returns the events."""
+        gone = [*ended, *((s.rule, s.subject) for s in changed)]
         with self._tx() as conn:
-            for rule, subject in ended:
-                conn.execute(
-                    sa.delete(alert_states).where(
-                        alert_states.c.rule == rule, alert_states.c.subject == subject
-                    )
+            if gone:
+                delete = sa.delete(alert_states).where(
+                    alert_states.c.rule == sa.bindparam("r"),
+                    alert_states.c.subject == sa.bindparam("s"),
                 )
-            for state in changed:
-                conn.execute(
-                    sa.delete(alert_states).where(
-                        alert_states.c.rule == state.rule, alert_states.c.subject == state.subject
-                    )
-                )
-                conn.execute(sa.insert(alert_states).values(**_state_row(state)))
-            for event in events:
-                kept.append(_insert_event(conn, event))
-            for notice in notices:
-                conn.execute(sa.insert(alert_outbox).values(**_notice_row(notice, now_ns)))
-        return kept
+                conn.execute(delete, [{"r": r, "s": subject} for r, subject in gone])
+            if changed:
+                conn.execute(sa.insert(alert_states), [_state_row(s) for s in changed])
+            if events:
+                conn.execute(sa.insert(alert_events), [_event_row(e) for e in events])
+            if notices:
+                conn.execute(sa.insert(alert_outbox), [_notice_row(n, now_ns) for n in notices])
+        return list(events)
 
     def acknowledge(self, rule: str, subject: str, by: str, now_ns: int) -> AlertState:
         """Mark an alert seen by `by` (an operator): kept in its state and in the history."""
@@ -469,8 +465,12 @@ def _state(row: Any) -> AlertState:
     return AlertState(**values)
 
 
+def _event_row(event: Event) -> dict[str, Any]:
+    return {k: getattr(event, k) for k in Event.__dataclass_fields__ if k != "id"}
+
+
 def _insert_event(conn: Connection, event: Event) -> Event:
-    values = {k: getattr(event, k) for k in Event.__dataclass_fields__ if k != "id"}
+    values = _event_row(event)
     done = conn.execute(sa.insert(alert_events).values(**values))
     key = done.inserted_primary_key
     return Event(**values, id=int(key[0]) if key else None)
