@@ -45,7 +45,6 @@ import os
 import platform
 import random
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -64,7 +63,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common
 
-from bench.common import BenchError, run_with_influxdb
+from bench.common import BenchError, run_with_influxdb, stop_process
 from bench.derived import load, thousand
 from citydata import services
 from citydata.alerts.evaluate import Evaluator, Outcome
@@ -580,13 +579,7 @@ class Child:
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM by PID, SIGKILL if it has not exited within `timeout`."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc, timeout)
 
 
 @dataclass(frozen=True)

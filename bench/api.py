@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import signal
 import subprocess
 import sys
 import threading
@@ -44,7 +43,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common, tests
 
-from bench.common import BenchError, run_with_influxdb
+from bench.common import BenchError, run_with_influxdb, stop_process
 from citydata import services
 from citydata.influx import InfluxClient
 from citydata.kinds import Kind, get_kind
@@ -176,13 +175,7 @@ class ApiProcess:
         return int(self.ps.memory_info().rss)
 
     def stop(self, timeout: float = 15) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc, timeout)
 
 
 class PeakRss:

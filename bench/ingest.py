@@ -37,7 +37,6 @@ import os
 import platform
 import queue
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -61,7 +60,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common, tests
 
-from bench.common import BenchError, run_with_influxdb
+from bench.common import BenchError, run_with_influxdb, stop_process
 from citydata import services
 from citydata.influx import InfluxClient
 from citydata.registry import Registry
@@ -396,13 +395,7 @@ class CollectorProcess:
         """SIGTERM by PID (the collector drains and exits), SIGKILL if it hangs."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc, timeout)
         if self._reader is not None:
             self._reader.join(5)
 
