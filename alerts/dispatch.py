@@ -9,6 +9,8 @@ The policy, per channel, for each notice the outbox says is due (oldest first):
   No jitter: one notice per channel is retried at a time, so there is no crowd to spread.
   The notice keeps its key on every attempt, so a retry of a message that did arrive is
   recognised (LINE's 409, the webhook's X-Citydata-Delivery, the e-mail's Message-ID).
+  After MAX_ATTEMPTS a notice is given up as failed and reported, so that one message cannot
+  hold its channel for ever.
 - failed: given up (kept with its error) and reported through `on_problem`; the round goes on,
   since the problem is this notice's (a wrong address, a refused message).
 - quota: given up and reported likewise, and the channel pauses until 00:00 UTC on the first
@@ -35,6 +37,7 @@ from citydata.alerts.notice import Channel, Notice, Outcome
 log = logging.getLogger(__name__)
 
 FIRST_RETRY_S = 5.0
+MAX_ATTEMPTS = 100  # then given up: one message must not hold its channel for ever
 MAX_RETRY_AFTER_S = 86_400.0  # a service asking for more is not taken literally
 BATCH = 20  # notices fetched from the outbox at a time
 _NS = 1_000_000_000
@@ -173,6 +176,11 @@ class Dispatcher:
         return outcome.status
 
     def _reschedule(self, notice: Notice, outcome: Outcome) -> None:
+        if notice.attempts + 1 >= MAX_ATTEMPTS:
+            gave_up = Outcome("failed", f"{MAX_ATTEMPTS} attempts: {outcome.error}")
+            self.outbox.give_up(notice.id, "failed", gave_up.error, self._now())
+            self._report(notice, gave_up)
+            return
         if outcome.after_s is not None:
             wait_s = min(max(outcome.after_s, 0.0), MAX_RETRY_AFTER_S)
         else:

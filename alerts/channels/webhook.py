@@ -1,8 +1,10 @@
 """Webhook: the notice as signed JSON POSTed to the recipient's URL (notice.address).
 
-Body: one JSON object (UTF-8), `{"subject": notice.subject, "text": notice.text, **payload}`
-where `payload` is the notice's structured payload (rule, transition, severity, alerts...);
-"subject" and "text" always hold the notice's own, a payload key of that name is dropped.
+Body: one JSON object (UTF-8), `{"subject": notice.subject, "text": notice.text,
+"delivery": notice.key, **payload}` where `payload` is the notice's structured payload (rule,
+transition, severity, alerts...); "subject", "text" and "delivery" always hold the notice's
+own, a payload key of that name is dropped. The delivery key is in the signed body (as well as
+in its header), so a replay cannot pass as a new delivery by changing it.
 
 Headers:
 - `Content-Type: application/json`
@@ -48,9 +50,10 @@ def from_settings(settings: Settings) -> WebhookSender | None:
 
 
 def body(notice: Notice) -> bytes:
-    """The request body: the notice's subject and text, then its payload."""
-    rest = {k: v for k, v in notice.payload.items() if k not in ("subject", "text")}
-    return orjson.dumps({"subject": notice.subject, "text": notice.text, **rest})
+    """The request body: the notice's subject, text and key, then its payload."""
+    own = {"subject": notice.subject, "text": notice.text, "delivery": notice.key}
+    rest = {k: v for k, v in notice.payload.items() if k not in own}
+    return orjson.dumps({**own, **rest})
 
 
 def signature(secret: str, timestamp: int, content: bytes) -> str:

@@ -324,7 +324,7 @@ def test_webhook_is_signed_and_carries_the_notice(webhook: Sender, receiver: Rec
     outcome = webhook.send(n)
     assert outcome.status == "sent", outcome
     [(headers, body)] = receiver.received
-    assert body == {"subject": SUBJECT, "text": TEXT, **n.payload}
+    assert body == {"subject": SUBJECT, "text": TEXT, "delivery": n.key, **n.payload}
     assert headers["X-Citydata-Delivery"] == n.key
 
 

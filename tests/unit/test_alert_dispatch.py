@@ -13,7 +13,7 @@ from typing import Literal
 
 import pytest
 
-from alerts.dispatch import Dispatcher, backoff_s, next_month_ns
+from alerts.dispatch import MAX_ATTEMPTS, Dispatcher, backoff_s, next_month_ns
 from citydata.alerts.notice import Channel, Notice, Outcome
 
 S = 1_000_000_000
@@ -240,6 +240,22 @@ def test_a_sender_that_raises_is_a_bug_logged_and_retried(caplog: pytest.LogCapt
     assert not problems
     clock.now_ns += 5 * S
     assert d.deliver("line") == 1
+
+
+def test_a_notice_retried_max_attempts_times_is_given_up_and_frees_its_channel() -> None:
+    outbox, clock = MemoryOutbox(), Clock()
+    email = Scripted("email", *[Outcome("retry", "452 mailbox full")] * MAX_ATTEMPTS)
+    stuck, after = outbox.add("email"), outbox.add("email")
+    d, problems = dispatcher(outbox, email, clock=clock, retry_max_s=1)
+    for _ in range(MAX_ATTEMPTS):
+        d.deliver("email")
+        clock.now_ns += 2 * S
+    assert outbox.status(stuck.id) == "failed"
+    assert outbox.rows[stuck.id].error == f"{MAX_ATTEMPTS} attempts: 452 mailbox full"
+    assert [(n.id, o.status) for n, o in problems] == [(stuck.id, "failed")]
+    assert len(email.seen) == MAX_ATTEMPTS and outbox.status(after.id) == "pending"
+    d.deliver("email")  # the channel is free again: the next message goes out
+    assert outbox.status(after.id) == "sent"
 
 
 def test_a_retried_notice_keeps_its_key() -> None:
