@@ -17,7 +17,8 @@ from alerts.channels import Sender, senders
 from alerts.dispatch import Dispatcher
 from citydata.alerts.evaluate import Evaluator
 from citydata.alerts.notice import CHANNELS, Channel, Notice, Outcome
-from citydata.alerts.rules import RulesError, load_rules
+from citydata.alerts.rulefile import load_rules
+from citydata.alerts.rules import RulesError
 from citydata.alerts.store import AlertStore, Event, LoadResult, NewNotice
 from citydata.influx import InfluxClient
 from citydata.registry import Registry

@@ -68,7 +68,7 @@ from bench.derived import load, thousand
 from citydata import services
 from citydata.alerts.evaluate import Evaluator, Outcome
 from citydata.alerts.notice import Channel
-from citydata.alerts.rules import Recipient, RuleFile, load_rules
+from citydata.alerts.rulefile import Recipient, RuleFile, load_rules
 from citydata.alerts.sources import View, observe
 from citydata.alerts.store import AlertState, AlertStore, Event, NewNotice, Silence, StoredRule
 from citydata.derived.deriver import MINUTE_NS, Deriver, floor_to

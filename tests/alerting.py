@@ -14,7 +14,7 @@ import yaml
 
 from citydata.alerts.evaluate import Evaluator, Outcome
 from citydata.alerts.notice import Channel, Notice
-from citydata.alerts.rules import load_rules, parse_rules, rule_data
+from citydata.alerts.rulefile import load_rules, parse_rules, rule_data
 from citydata.alerts.store import AlertStore
 from citydata.derived.deriver import MINUTE_NS, Deriver
 from citydata.derived.schedule import Loop

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from citydata import services
 from citydata.alerts.evaluate import Evaluator
-from citydata.alerts.rules import parse_rules
+from citydata.alerts.rulefile import parse_rules
 from citydata.alerts.store import AlertStore
 from citydata.derived.backfill import backfill
 from citydata.derived.deriver import Deriver

@@ -18,13 +18,8 @@ from api.deps import AlertStoreDep as StoreDep
 from api.params import problem, refuse
 from api.problems import problem_responses
 from citydata.alerts.notice import CHANNELS, Channel
-from citydata.alerts.rules import (
-    Lang,
-    Rule,
-    RulesError,
-    rule_data,
-    rule_from,
-)
+from citydata.alerts.rulefile import Lang, rule_data, rule_from
+from citydata.alerts.rules import Rule, RulesError
 from citydata.alerts.schema import rule_input_schema
 from citydata.alerts.store import (
     AlertStore,

@@ -14,9 +14,7 @@ from api.auth import OperatorAccess, ReadAccess
 from api.deps import AlertStoreDep as StoreDep
 from api.params import MAX_NS, MIN_NS, moment, problem, refuse
 from api.problems import problem_responses
-from citydata.alerts.rules import (
-    RuleName,
-)
+from citydata.alerts.rules import RuleName
 from citydata.alerts.store import (
     Silence,
     SilenceNotFound,

@@ -16,9 +16,7 @@ from api.auth import OperatorAccess, ReadAccess
 from api.deps import AlertStoreDep as StoreDep
 from api.params import INT64, moment, refuse
 from api.problems import problem_responses
-from citydata.alerts.rules import (
-    Severity,
-)
+from citydata.alerts.rules import Severity
 from citydata.alerts.store import (
     AlertNotFound,
     AlertState,

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 from citydata.alerts.messages import Group, notices, render
 from citydata.alerts.notice import Channel
-from citydata.alerts.rules import Recipient, Rule
+from citydata.alerts.rulefile import Recipient
+from citydata.alerts.rules import Rule
 from citydata.alerts.sources import Observation, View, observe
 from citydata.alerts.state import step
 from citydata.alerts.store import AlertState, AlertStore, Event, NewNotice, Silence, Transition

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from citydata.alerts.notice import CHANNELS, Channel
-from citydata.alerts.rules import Recipient, Rule
+from citydata.alerts.rulefile import Recipient
+from citydata.alerts.rules import Rule
 from citydata.alerts.sources import clock
 from citydata.alerts.store import AlertState, NewNotice
 from citydata.timeutil import as_datetime

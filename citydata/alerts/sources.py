@@ -9,14 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from citydata.alerts.rules import (
-    AGGREGATE_S,
-    IndexValue,
-    MetricValue,
-    PlatformValue,
-    Rise,
-    Rule,
-)
+from citydata.alerts.rules import AGGREGATE_S, IndexValue, MetricValue, PlatformValue, Rise, Rule
 from citydata.derived.judge import HourJudgments, MinuteJudgments, status_rank
 from citydata.influx import InfluxClient
 from citydata.kinds import all_kinds

@@ -16,7 +16,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from citydata.alerts.notice import Channel, Notice
-from citydata.alerts.rules import Recipient, Rule, RuleFile, rule_data, rule_from
+from citydata.alerts.rulefile import Recipient, RuleFile, rule_data, rule_from
+from citydata.alerts.rules import Rule
 from citydata.registry import Registry
 from citydata.registry.errors import RegistryError
 from citydata.registry.tables import (

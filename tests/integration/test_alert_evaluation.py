@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from citydata.alerts.rules import RulesError, parse_rules
+from citydata.alerts.rulefile import parse_rules
+from citydata.alerts.rules import RulesError
 from citydata.alerts.sources import INFLUXDB
 from citydata.health import MEASUREMENT as HEALTH
 from citydata.influx import InfluxClient

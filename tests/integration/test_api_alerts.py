@@ -15,7 +15,7 @@ import pytest
 
 from api.app import create_app
 from api.routers.alert_rules import SERVER_FIELDS
-from citydata.alerts.rules import load_rules, rule_data
+from citydata.alerts.rulefile import load_rules, rule_data
 from citydata.alerts.schema import rule_input_schema
 from citydata.alerts.store import AlertState, AlertStore, Event, Transition
 from citydata.influx import InfluxClient

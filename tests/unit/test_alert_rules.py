@@ -9,16 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from citydata.alerts.rules import (
-    INDEX_KIND,
-    Compare,
-    Outside,
-    RulesError,
-    load_rules,
-    parse_rules,
-    rule_data,
-    rule_from,
-)
+from citydata.alerts.rulefile import load_rules, parse_rules, rule_data, rule_from
+from citydata.alerts.rules import INDEX_KIND, Compare, Outside, RulesError
 from citydata.cli import main
 from tests.alerting import SHIPPED, rules_text
 

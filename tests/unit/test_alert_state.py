@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from citydata.alerts.messages import Group, notices, number, payload, texts
-from citydata.alerts.rules import Recipient, rule_from
+from citydata.alerts.rulefile import Recipient, rule_from
 from citydata.alerts.sources import Observation
 from citydata.alerts.state import step
 from citydata.alerts.store import AlertState
