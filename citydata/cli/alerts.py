@@ -82,7 +82,8 @@ def add_commands(subparsers: Subparsers) -> None:
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    from citydata.alerts.rules import RulesError, load_rules
+    from citydata.alerts.rulefile import load_rules
+    from citydata.alerts.rules import RulesError
 
     status = 0
     for path in args.files:
@@ -98,7 +99,8 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
-    from citydata.alerts.rules import RulesError, load_rules
+    from citydata.alerts.rulefile import load_rules
+    from citydata.alerts.rules import RulesError
     from citydata.alerts.store import AlertStore
     from citydata.registry import Registry
 
