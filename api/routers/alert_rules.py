@@ -18,7 +18,7 @@ from api.deps import AlertStoreDep as StoreDep
 from api.params import problem, refuse
 from api.problems import problem_responses
 from citydata.alerts.notice import CHANNELS, Channel
-from citydata.alerts.rulefile import Lang, rule_data, rule_from
+from citydata.alerts.rulefile import Lang, rule_data, rule_from, unknown_recipients
 from citydata.alerts.rules import Rule, RulesError
 from citydata.alerts.schema import rule_input_schema
 from citydata.alerts.store import (
@@ -139,14 +139,9 @@ def _checked(data: dict[str, Any], store: AlertStore, name: str | None = None) -
     recipients = data.get("recipients")
     if isinstance(recipients, list) and all(isinstance(r, str) for r in recipients):
         # checked even when the rule has other problems, so that one answer lists them all
-        known = store.recipients()
         problems += [
-            problem(
-                ("body", "recipients", i),
-                f"unknown recipient {who!r} ({', '.join(sorted(known)) or 'none defined'})",
-            )
-            for i, who in enumerate(recipients)
-            if who not in known
+            problem(("body", "recipients", j), message)
+            for j, message in unknown_recipients(recipients, store.recipients())
         ]
     if name is not None and data.get("name") != name:
         problems.append(

@@ -175,13 +175,13 @@ class Evaluator:
             new, change = step(rule, prev, obs, now)
             muted = work.silenced(rule, obs.subject)
             if change is not None:
-                info = {**obs.info, "severity": rule.severity}
-                work.event(
-                    rule,
-                    new or replace(prev or _blank(rule, obs, now), value=obs.value, info=info),
-                    change,
-                    muted,
-                )
+                told = new
+                if told is None:  # resolved or back to inactive: the state it ends, as seen now
+                    assert prev is not None
+                    told = replace(
+                        prev, value=obs.value, info={**obs.info, "severity": rule.severity}
+                    )
+                work.event(rule, told, change, muted)
             if change in ("resolved", "inactive"):
                 work.ended.append((rule.name, obs.subject))
                 if change == "resolved" and prev is not None and prev.notified_ns and not muted:
@@ -277,7 +277,3 @@ def _ended(state: AlertState, now_ns: int) -> Event:
     th, en = "กฎถูกปิดหรือลบ", "the rule was disabled or removed"
     severity = str(state.info.get("severity", "info"))
     return Event(now_ns, state.rule, state.subject, "resolved", severity, state.value, th, en, True)
-
-
-def _blank(rule: Rule, obs: Observation, now_ns: int) -> AlertState:
-    return AlertState(rule.name, obs.subject, "pending", now_ns, value=obs.value, info=obs.info)

@@ -62,11 +62,8 @@ def render(rule: Rule, state: AlertState, lang: Literal["th", "en"], now_ns: int
         time=clock(now_ns),
         title=rule.title_th if lang == "th" else rule.title_en,
     )
-    return (
-        " ".join(rule.message_th.format_map(fields).split())
-        if lang == "th"
-        else " ".join(rule.message_en.format_map(fields).split())
-    )
+    template = rule.message_th if lang == "th" else rule.message_en
+    return " ".join(template.format_map(fields).split())
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -130,6 +130,18 @@ def problems_of(exc: ValidationError, root: yaml.Node | None = None, where: str 
     return out
 
 
+def unknown_recipients(
+    names: Sequence[str], recipients: Mapping[str, Recipient]
+) -> list[tuple[int, str]]:
+    """(index, problem) of each name in `names` that is not a recipient."""
+    known = ", ".join(sorted(recipients)) or "none defined"
+    return [
+        (j, f"unknown recipient {who!r} ({known})")
+        for j, who in enumerate(names)
+        if who not in recipients
+    ]
+
+
 def check_references(rules: list[Rule], recipients: Mapping[str, Recipient]) -> list[str]:
     """Problems between rules and recipients: repeated names, unknown recipients."""
     problems, seen = [], set()
@@ -137,10 +149,10 @@ def check_references(rules: list[Rule], recipients: Mapping[str, Recipient]) -> 
         if rule.name in seen:
             problems.append(f"rules[{i}].name: {rule.name!r} is used by an earlier rule")
         seen.add(rule.name)
-        for j, who in enumerate(rule.recipients):
-            if who not in recipients:
-                known = ", ".join(sorted(recipients)) or "none defined"
-                problems.append(f"rules[{i}].recipients[{j}]: unknown recipient {who!r} ({known})")
+        problems += [
+            f"rules[{i}].recipients[{j}]: {message}"
+            for j, message in unknown_recipients(rule.recipients, recipients)
+        ]
     return problems
 
 

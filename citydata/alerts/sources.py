@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from citydata.alerts.rules import AGGREGATE_S, IndexValue, MetricValue, PlatformValue, Rise, Rule
 from citydata.derived.judge import HourJudgments, MinuteJudgments, status_rank
 from citydata.influx import InfluxClient
 from citydata.kinds import all_kinds
 from citydata.readings.collector_health import collector_statuses
-from citydata.readings.window import deadletters_over, mean_values, newest_values
+from citydata.readings.window import deadletters_over, window_values
 from citydata.registry import Sensor
 from citydata.timeutil import as_datetime
 
@@ -178,21 +178,14 @@ def _metric(
     span = AGGREGATE_S[value.aggregate]
 
     def read(end_ns: int) -> dict[str, float]:
-        if span is None:  # the newest reading still fresh (within the kind's offline limit)
-            start = end_ns - int(kind.offline_after_s * _NS)
-            key: tuple[Any, ...] = ("last", kind.name, value.metric, start, end_ns)
-            return dict(
-                view.cached(
-                    key, lambda: newest_values(view.influx, kind.name, value.metric, start, end_ns)
-                )
-            )
-        start = end_ns - int(span * _NS)
-        key = ("mean", kind.name, value.metric, start, end_ns)
-        return dict(
-            view.cached(
-                key, lambda: mean_values(view.influx, kind.name, value.metric, start, end_ns)
-            )
+        # `last`: the newest reading still fresh (within the kind's offline limit)
+        how: Literal["last", "mean"] = "last" if span is None else "mean"
+        start = end_ns - int((kind.offline_after_s if span is None else span) * _NS)
+        key = (how, kind.name, value.metric, start, end_ns)
+        found = view.cached(
+            key, lambda: window_values(view.influx, how, kind.name, value.metric, start, end_ns)
         )
+        return dict(found)
 
     current = read(now)
     if isinstance(rule.when, Rise):

@@ -3,6 +3,8 @@ platform's own figures over a window: what alert rules read each cycle."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from citydata.health import MEASUREMENT
 from citydata.influx import InfluxClient, quote_ident
 
@@ -18,23 +20,17 @@ def _per_sensor(influx: InfluxClient, q: str) -> dict[str, float]:
     return out
 
 
-def newest_values(
-    influx: InfluxClient, kind: str, metric: str, start_ns: int, end_ns: int
+def window_values(
+    influx: InfluxClient,
+    how: Literal["last", "mean"],
+    kind: str,
+    metric: str,
+    start_ns: int,
+    end_ns: int,
 ) -> dict[str, float]:
-    """Each sensor's newest value of `metric` in (start_ns, end_ns]."""
+    """Each sensor's newest value (`last`) or mean of `metric` in (start_ns, end_ns]."""
     q = (
-        f"SELECT last({quote_ident(metric)}) AS v FROM {quote_ident(kind)} "
-        f"WHERE time > {start_ns} AND time <= {end_ns} GROUP BY {_SENSOR}"
-    )
-    return _per_sensor(influx, q)
-
-
-def mean_values(
-    influx: InfluxClient, kind: str, metric: str, start_ns: int, end_ns: int
-) -> dict[str, float]:
-    """Each sensor's mean of `metric` over (start_ns, end_ns]."""
-    q = (
-        f"SELECT mean({quote_ident(metric)}) AS v FROM {quote_ident(kind)} "
+        f"SELECT {how}({quote_ident(metric)}) AS v FROM {quote_ident(kind)} "
         f"WHERE time > {start_ns} AND time <= {end_ns} GROUP BY {_SENSOR}"
     )
     return _per_sensor(influx, q)
