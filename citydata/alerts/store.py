@@ -372,6 +372,8 @@ class AlertStore:
     def silences(self, active_at: datetime | None = None) -> list[Silence]:
         """Every silence, or those in force at `active_at`; newest first."""
         q = sa.select(alert_silences).order_by(alert_silences.c.created_at.desc())
+        if active_at is not None:  # the ended ones, which pile up, stay in the database
+            q = q.where(alert_silences.c.ends_at > active_at)
         with self._tx() as conn:
             found = [_silence(r) for r in conn.execute(q).all()]
         if active_at is None:
