@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -18,3 +20,11 @@ CITYDATA_CONFIG; docs/settings.md explains each one. The ones shared by every pr
   CITYDATA_INFLUX_URL    http://host:8086
   CITYDATA_INFLUX_DB     database (default citydata)
   CITYDATA_DATA_DIR      dead letters, spool, registry (default ./var)"""
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM: a service's loop ends when it is set."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    return stop

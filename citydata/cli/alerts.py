@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from citydata.cli._common import SETTINGS_HELP
+from citydata.cli._common import SETTINGS_HELP, stop_on_signals
 
 if TYPE_CHECKING:
     from citydata.cli._common import Subparsers
@@ -130,9 +128,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from citydata.influx import InfluxClient
     from citydata.registry import Registry
 
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    stop = stop_on_signals()
     with InfluxClient.from_settings(settings) as influx, Registry.from_settings(settings) as reg:
         service = alerts_service(settings, influx, reg)
         if service is None:

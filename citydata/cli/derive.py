@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from citydata.cli._common import SETTINGS_HELP
+from citydata.cli._common import SETTINGS_HELP, stop_on_signals
 
 if TYPE_CHECKING:
     from alerts.service import AlertsService
@@ -189,9 +188,7 @@ def cmd_derive(settings: Settings, args: argparse.Namespace) -> int:
     if since_ns is not None and since_ns >= time.time_ns():
         print("citydata derive: --since is not in the past", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    stop = stop_on_signals()
     with InfluxClient.from_settings(settings) as influx, Registry.from_settings(settings) as reg:
         service = alerts_service(settings, influx, reg) if args.alerts else None
         if args.alerts and service is None:

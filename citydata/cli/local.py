@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from citydata.cli._common import stop_on_signals
 
 if TYPE_CHECKING:  # the servers, InfluxDB and the registry load only when `local` runs
     from citydata.cli._common import Subparsers
@@ -249,13 +250,7 @@ def run_local(
 
     base = settings.data_dir / "local"
     services: list[Service] = []
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_signals()
     settings = settings.model_copy(
         update={
             "mqtt_url": f"mqtt://127.0.0.1:{mqtt_port}",

@@ -7,6 +7,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from citydata.cli._common import stop_on_signals
+
 if TYPE_CHECKING:
     from citydata.cli._common import Subparsers
     from citydata.settings import Settings
@@ -131,7 +133,6 @@ def _add_scenario_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     import json
-    import signal
     from dataclasses import asdict, replace
     from datetime import datetime
 
@@ -175,9 +176,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
         with Registry.from_settings(settings) as registry:
             result = register_fleet(registry, sensors, spec.zone)
         print(f"registry: {result}")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     if args.scenario:
         from citydata.cli.simulate_scenario import run_scenario
 
