@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from citydata.settings import Settings
+from citydata.timeutil import retry_after
 
 
 class InfluxError(Exception):
@@ -59,14 +60,6 @@ class Series:
         """Each row as a dict of column to value, with the series' tags added."""
         for row in self.values:
             yield {**self.tags, **dict(zip(self.columns, row, strict=True))}
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 class InfluxClient:
@@ -141,7 +134,11 @@ class InfluxClient:
         except httpx.HTTPError as exc:
             raise InfluxError(f"InfluxDB write failed: {type(exc).__name__}: {exc}") from exc
         if response.status_code != 204:
-            raise InfluxWriteError(response.status_code, response.text, _retry_after(response))
+            raise InfluxWriteError(
+                response.status_code,
+                response.text,
+                retry_after(response.headers.get("Retry-After")),
+            )
 
     def query(
         self, q: str, *, params: Mapping[str, str] | None = None, method: str = "GET"

@@ -1,11 +1,14 @@
-"""Timestamps as sensors send them (RFC 3339 text, epoch seconds or milliseconds) to epoch ns."""
+"""Timestamps as sensors send them (RFC 3339 text, epoch seconds or milliseconds) to epoch ns;
+and the wait an HTTP server asks for (Retry-After)."""
 
 from __future__ import annotations
 
 import math
 import re
+import time
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 
 _RFC3339 = re.compile(
     r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?"
@@ -82,3 +85,24 @@ def parse_duration(text: str) -> int:
     if ns <= 0:
         raise ValueError(f"{text[:64]!r} is not a positive duration")
     return int(ns)
+
+
+def retry_after(value: str | None, now_s: float | None = None) -> float | None:
+    """Seconds to wait from an HTTP Retry-After header (seconds or an HTTP date); None when
+    absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT; a date without zone is read as such
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now_s is None else now_s))

@@ -9,9 +9,6 @@ the dispatcher's business (alerts/dispatch.py).
 
 from __future__ import annotations
 
-import math
-import time
-from email.utils import parsedate_to_datetime
 from functools import cache
 from types import ModuleType
 from typing import Protocol
@@ -54,27 +51,6 @@ def senders(settings: Settings) -> dict[Channel, Sender]:
         if sender is not None:
             built[channel] = sender
     return built
-
-
-def retry_after(value: str | None, now_s: float | None = None) -> float | None:
-    """Seconds to wait from an HTTP Retry-After header (seconds or an HTTP date); None when
-    absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # an HTTP date is GMT; a date without zone is read as such
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now_s is None else now_s))
 
 
 def shorten(text: str, limit: int = 300) -> str:

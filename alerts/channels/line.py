@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import orjson
 
-from alerts.channels import retry_after, shorten
+from alerts.channels import shorten
 from citydata.alerts.notice import Channel, Notice, Outcome
 from citydata.settings import Settings
+from citydata.timeutil import retry_after
 
 CHANNEL: Channel = "line"
 PUSH_PATH = "/v2/bot/message/push"

@@ -33,9 +33,10 @@ from collections.abc import Callable
 import httpx
 import orjson
 
-from alerts.channels import retry_after, shorten
+from alerts.channels import shorten
 from citydata.alerts.notice import Channel, Notice, Outcome
 from citydata.settings import Settings, is_http_url
+from citydata.timeutil import retry_after
 
 CHANNEL: Channel = "webhook"
 RETRY_STATUSES = frozenset({408, 429})

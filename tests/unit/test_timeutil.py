@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from citydata.timeutil import parse_epoch, parse_rfc3339, parse_timestamp
+from citydata.timeutil import parse_epoch, parse_rfc3339, parse_timestamp, retry_after
 
 # 1 700 000 000 s after the epoch is 2023-11-14T22:13:20Z.
 S = 1_700_000_000
@@ -149,3 +149,14 @@ def test_epoch_results_are_ints() -> None:
 def test_what_is_not_a_time_is_refused(value: object) -> None:
     with pytest.raises(ValueError):
         parse_timestamp(value)
+
+
+def test_retry_after_reads_seconds_or_an_http_date_and_nothing_else() -> None:
+    now = 1_784_000_000.0
+    assert retry_after("120") == 120.0
+    assert retry_after("-5") == 0.0  # never a negative wait
+    assert retry_after("nan") is None and retry_after("inf") is None
+    assert retry_after(None) is None and retry_after("soon") is None
+    date = "Wed, 14 Jul 2026 03:33:50 GMT"  # 30 s after `now`
+    assert retry_after(date, now_s=now) == pytest.approx(30.0)
+    assert retry_after(date, now_s=now + 60) == 0.0
