@@ -9,6 +9,7 @@ import importlib
 import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -21,10 +22,13 @@ from api import problems
 from api.auth import require_read
 from api.deps import single_values
 from api.publisher import Publisher
+from api.routers.city import Pages
+from api.snapshot import Snapshot
 from citydata.influx import InfluxClient
 from citydata.readings.latest import LatestCache
 from citydata.registry import Registry
 from citydata.settings import Settings
+from citydata.stations.city import city_view
 
 
 def routers() -> list[APIRouter]:
@@ -50,9 +54,20 @@ def create_app(settings: Settings) -> FastAPI:
         publisher.start()  # in the background: the API starts while the broker is down
         app.state.registry, app.state.influx = registry, influx
         app.state.publisher = publisher
+        app.state.build_city = partial(
+            city_view, influx, registry, above_200=settings.aqi_above_200
+        )
+        snapshot = None
+        if settings.api_snapshot_s > 0:
+            snapshot = Snapshot(app.state.build_city, settings.api_snapshot_s)
+            snapshot.on_refresh(app.state.pages.for_snap)  # rendered once, by its thread
+            snapshot.start()
+        app.state.snapshot = snapshot
         try:
             yield
         finally:
+            if snapshot is not None:
+                snapshot.close()
             publisher.close()
             influx.close()
             registry.close()
@@ -66,6 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.latest_cache = LatestCache(settings.api_latest_cache_s)
+    app.state.snapshot = None
+    app.state.pages = Pages(settings)
     problems.install(app)
     if settings.api_cors_origins:
         app.add_middleware(

@@ -145,6 +145,42 @@ class Settings(BaseModel):
         "(https://data.example.go.th); '*' allows any. Empty: no CORS headers.",
     )
 
+    api_snapshot_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="How often the API rebuilds the city snapshot, seconds: the public page, "
+        "/city, and /aqi, /water/status and /traffic/status without parameters answer from it "
+        "(0: compute every request).",
+    )
+
+    web_public: bool = Field(
+        True,
+        description="Serve the public city page at / and its data at /city to anyone, without "
+        "a key (false: neither is served).",
+    )
+    web_city_th: str = Field("เทศบาลตำบลลำพญา", min_length=1, description="The city's Thai name.")
+    web_city_en: str = Field(
+        "Lam Phaya Subdistrict Municipality", min_length=1, description="The city's English name."
+    )
+    web_tiles_url: str = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tiles of the public page, {z}/{x}/{y} URL (an intranet tile server, "
+        "or OpenStreetMap's); empty: no tiles, the stations on a plain background.",
+    )
+    web_tiles_attribution: str = Field(
+        "© OpenStreetMap contributors", description="The tiles' credit, shown on the map."
+    )
+    web_licence_name: str = Field(
+        "Creative Commons Attribution 4.0 (CC BY 4.0)",
+        min_length=1,
+        description="The licence of the published data, shown on the page.",
+    )
+    web_licence_url: str = Field(
+        "https://creativecommons.org/licenses/by/4.0/deed.th",
+        description="Where the licence's text is (empty: no link).",
+    )
+
     alerts_rules_file: Path | None = Field(
         None,
         description="YAML file of alert rules and recipients (deploy/alerts.yaml ships the Lam "
@@ -200,6 +236,20 @@ class Settings(BaseModel):
             raise ValueError("must be http(s)://host[:port]")
         _ = urlsplit(value).port
         return value.rstrip("/")
+
+    @field_validator("web_tiles_url")
+    @classmethod
+    def _tiles_url(cls, value: str) -> str:
+        if value and not (is_http_url(value) and all(k in value for k in ("{z}", "{x}", "{y}"))):
+            raise ValueError("must be empty or an http(s) URL with {z}, {x} and {y}")
+        return value
+
+    @field_validator("web_licence_url")
+    @classmethod
+    def _licence_url(cls, value: str) -> str:
+        if value and not is_http_url(value):
+            raise ValueError("must be empty or an http(s) URL")
+        return value
 
     @field_validator("alerts_line_api_url")
     @classmethod

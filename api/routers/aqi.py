@@ -7,11 +7,12 @@ import time
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep, SettingsDep
 from api.problems import invalid_input, problem_responses
+from api.snapshot import DATA_CACHE, snapshot_body
 from citydata.aqi import AVERAGING_HOURS, UNITS, AboveMethod, AqiResult, calculate
 from citydata.readings.hourly import HOUR_NS
 from citydata.stations import aqi as stations_aqi
@@ -147,6 +148,7 @@ _AT_HELP = "RFC 3339 with a zone: when the windows end, rounded down to the hour
     },
 )
 def current_aqi(
+    request: Request,
     _: ReadAccess,
     settings: SettingsDep,
     registry: RegistryDep,
@@ -156,6 +158,8 @@ def current_aqi(
 ) -> AqiStations:
     """Every air station's AQI from its moving averages: 24 h for PM2.5 and PM10, 8 h for O3
     and CO, 1 h for NO2 and SO2, each the mean of hourly means with enough hours of data."""
+    if zone is None and at is None and (body := snapshot_body(request, "aqi")) is not None:
+        return body.response(request, DATA_CACHE)  # type: ignore[return-value]
     return stations_aqi.aqi_now(
         influx, registry, _ns(at, "at"), zone=zone, above_200=settings.aqi_above_200
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
 from api.problems import problem_responses
+from api.snapshot import DATA_CACHE, snapshot_body
 from citydata.stations.base import sensor_of_kind
 from citydata.stations.traffic import (
     TrafficStation,
@@ -60,6 +61,7 @@ EXAMPLE = _example()
     },
 )
 def traffic_status(
+    request: Request,
     _: ReadAccess,
     registry: RegistryDep,
     influx: InfluxDep,
@@ -67,6 +69,8 @@ def traffic_status(
 ) -> TrafficStations:
     """Every traffic detector's congestion level from its newest interval: speed over its
     free-flow speed (>= 0.75 free, 0.50-0.75 moderate, 0.25-0.50 heavy, < 0.25 stop-and-go)."""
+    if zone is None and (body := snapshot_body(request, "traffic")) is not None:
+        return body.response(request, DATA_CACHE)  # type: ignore[return-value]
     return traffic_now(influx, registry, zone)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
 from api.problems import problem_responses
+from api.snapshot import DATA_CACHE, snapshot_body
 from citydata.stations.base import sensor_of_kind
 from citydata.stations.water import WaterStation, WaterStations, water_now, water_station_now
 from citydata.water import M2_PERIOD_H, do_status, level_status
@@ -73,6 +74,7 @@ EXAMPLE = _example()
     },
 )
 def water_status(
+    request: Request,
     _: ReadAccess,
     registry: RegistryDep,
     influx: InfluxDep,
@@ -80,6 +82,8 @@ def water_status(
 ) -> WaterStations:
     """Every water station's newest level against its thresholds (normal, watch, warning,
     critical, overflowing the bank) with the margin in metres, and DO against its class."""
+    if zone is None and (body := snapshot_body(request, "water")) is not None:
+        return body.response(request, DATA_CACHE)  # type: ignore[return-value]
     return water_now(influx, registry, zone)
 
 
