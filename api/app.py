@@ -115,7 +115,7 @@ def _document_access(app: FastAPI, included: list[APIRouter], *, anonymous_read:
         if app.openapi_schema is None:
             schema = generate()
             for route in (r for router in included for r in router.routes):
-                if not isinstance(route, APIRoute):
+                if not isinstance(route, APIRoute) or not route.include_in_schema:
                     continue
                 for method in route.methods or ():
                     operation = schema["paths"][route.path_format][method.lower()]

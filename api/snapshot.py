@@ -106,7 +106,7 @@ class Snapshot:
             self._thread.join(timeout=30)
 
     def current(self, wait_s: float = 0.0) -> Snap | None:
-        """The newest snapshot; waits up to `wait_s` for the first one."""
+        """The newest snapshot; waits up to `wait_s` for the first try to end."""
         if self._snap is None and wait_s > 0:
             self._first.wait(wait_s)
         return self._snap
@@ -145,6 +145,7 @@ class Snapshot:
             reason_th="ไม่สามารถติดต่อฐานข้อมูลของระบบได้ ข้อมูลที่แสดงเป็นค่าล่าสุดที่ได้รับ",
         )
         if self._snap is None:
+            self._first.set()  # nothing to wait for: the readers answer that there is no data
             return None
         view = self._snap.view.model_copy(update={"availability": availability})
         snap = Snap(view, Body.json(view), None, None, None, self._snap.built_monotonic)
@@ -155,7 +156,10 @@ class Snapshot:
         self._snap = snap
         self._first.set()
         for listener in self._listeners:
-            listener(snap)
+            try:
+                listener(snap)
+            except Exception:  # a listener's bug must not stop the refreshing
+                log.exception("city snapshot: a listener failed")
 
     def _run(self) -> None:
         while not self._stop.is_set():

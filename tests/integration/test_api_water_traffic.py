@@ -39,7 +39,11 @@ def _traffic(sid: str, free_flow: float | None = 60.0, **thresholds: dict[str, f
 @pytest.fixture
 def client(influx: InfluxClient, tmp_path: Path) -> Iterator[TestClient]:
     settings: Settings = load_settings(
-        {}, influx_url=influx.url, influx_db=influx.database, data_dir=tmp_path / "var"
+        {},
+        influx_url=influx.url,
+        influx_db=influx.database,
+        data_dir=tmp_path / "var",
+        api_snapshot_s=0,  # data is written after the start: every answer computed afresh
     )
     with Registry.from_settings(settings) as registry:
         registry.upsert_many(

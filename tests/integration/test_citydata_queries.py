@@ -53,7 +53,11 @@ SENSORS = [
 @pytest.fixture
 def settings(influx: InfluxClient, tmp_path: Path) -> Settings:
     settings = load_settings(
-        {}, influx_url=influx.url, influx_db=influx.database, data_dir=tmp_path / "var"
+        {},
+        influx_url=influx.url,
+        influx_db=influx.database,
+        data_dir=tmp_path / "var",
+        api_snapshot_s=0,  # data is written after the start: every answer computed afresh
     )
     with Registry.from_settings(settings) as registry:
         registry.upsert_many(SENSORS)
