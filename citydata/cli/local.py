@@ -71,6 +71,8 @@ def _banner(settings: Settings, mqtt_port: int, influx_port: int, api_port: int,
     return f"""
 citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops everything.
 
+  City page      http://127.0.0.1:{api_port}/   <- open this in a browser first
+                 Lam Phaya's air, river and roads now, Thai first, live (docs/city-page.md)
   HTTP API       http://127.0.0.1:{api_port}/docs
                  try:    curl -s http://127.0.0.1:{api_port}/aqi
                          curl -s http://127.0.0.1:{api_port}/water/status

@@ -140,8 +140,16 @@ def check_json(out: str) -> None:
     assert body, body
 
 
+def check_city(out: str) -> None:
+    body = _json(out)
+    assert body["availability"]["current"] is True, body["availability"]
+    check_aqi(json.dumps(body["air"]))
+    assert body["water"]["items"] and body["traffic"]["items"], body
+
+
 CHECKS: list[tuple[str, Callable[[str], None]]] = [
     (r"/query\b", check_influx),
+    (r"/city['\"\s]*(?:#|$)", check_city),
     (r"/aqi['\"\s]*(?:#|$)", check_aqi),
     (r"/(water|traffic)/status", check_items),
     (r"/sensors/[^/]+/readings", check_readings),
@@ -308,6 +316,15 @@ def test_the_quick_start_as_a_newcomer_runs_it(clone: Path, local: LocalRun) -> 
             check(out)
         except AssertionError as exc:
             raise AssertionError(f"{command!r} printed no useful answer: {exc}") from None
+
+    # The banner names the city page first, and the page carries the city's data.
+    banner = local.stdout()[local.stdout().index("Ctrl-C stops everything") :]
+    page_url = f"http://127.0.0.1:{local.ports['api']}/"
+    assert banner.index(page_url) < banner.index("/docs"), banner
+    page = httpx.get(page_url, timeout=10)
+    assert page.status_code == 200 and '<html lang="th"' in page.text, page.text[:500]
+    data = re.search(r'<script id="city-data" type="application/json">(.*?)</script>', page.text)
+    assert data and len(json.loads(data.group(1))["air"]["items"]) == FLEET_AIR_STATIONS
 
     # Ctrl-C stops every server and program.
     air_points = sum(_air_counts(local))
