@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from api.snapshot import Body, Snapshot
+from api.snapshot import Body, Snap, Snapshot
 from citydata.influx import InfluxError
 from citydata.stations.aqi import COVERAGE_RULE, AqiStations
 from citydata.stations.city import CityView, contrast, legend, text_on
@@ -121,7 +121,7 @@ def test_with_no_view_yet_a_failure_leaves_nothing_to_serve_and_nobody_waiting()
 
 
 def test_listeners_hear_every_new_snapshot() -> None:
-    heard = []
+    heard: list[Snap | None] = []
     snapshot = Snapshot(view, 30)
     snapshot.on_refresh(heard.append)
     built = [snapshot.refresh(), snapshot.refresh()]
