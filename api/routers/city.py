@@ -99,7 +99,9 @@ def asset_url(name: str) -> str:
 @cache
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("api", "web/templates"), autoescape=select_autoescape(["html"])
+        loader=PackageLoader("api", "web/templates"),
+        autoescape=select_autoescape(["html"]),
+        auto_reload=False,  # the static files are read once too: a new one needs a restart
     )
     env.globals["asset"] = asset_url
     return env
