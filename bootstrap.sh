@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install what citydata needs on Debian or Ubuntu, only what is missing: Mosquitto, InfluxDB and
-# PostgreSQL from the distribution's packages, and a Python virtual environment in .venv; for the
-# public page's browser tests, Chromium and its driver (Debian's), npm, and axe-core in .venv/node.
-# Safe to run again; run-local.sh and run-tests.sh call it first.
+# PostgreSQL from the distribution's packages, and a Python virtual environment in .venv; with
+# --tests also what the public page's browser tests need: Chromium and its driver (Debian's), npm,
+# and axe-core in .venv/node. Safe to run again; run-local.sh and run-tests.sh (--tests) call it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
+tests=false
+[ "${1:-}" = "--tests" ] && tests=true
 
 have() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1; }
 as_root() {
@@ -26,9 +28,11 @@ if have python3 && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
 fi
 # The city page's tests drive Debian's Chromium (Selenium through chromium-driver, never a
 # downloaded browser) and run axe-core, an npm package, in it.
-[ -x /usr/bin/chromium ] || packages+=(chromium)
-[ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
-have npm || packages+=(nodejs npm)
+if $tests; then
+  [ -x /usr/bin/chromium ] || packages+=(chromium)
+  [ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
+  have npm || packages+=(nodejs npm)
+fi
 if [ ${#packages[@]} -gt 0 ]; then
   echo "bootstrap: installing ${packages[*]}" >&2
   as_root apt-get update -qq
@@ -60,7 +64,7 @@ fi
 # axe-core, pinned, in an ignored folder: the browser tests inject its axe.min.js into the page.
 axe_version="4.14.1"
 axe_dir=".venv/node"
-if ! grep -qs "\"version\": \"$axe_version\"" "$axe_dir/node_modules/axe-core/package.json"; then
+if $tests && ! grep -qs "\"version\": \"$axe_version\"" "$axe_dir/node_modules/axe-core/package.json"; then
   echo "bootstrap: installing axe-core $axe_version into $axe_dir" >&2
   npm install --prefix "$axe_dir" --no-save --no-audit --no-fund --no-package-lock --silent \
     "axe-core@$axe_version" >/dev/null

@@ -3,7 +3,7 @@
 # started by the tests on free loopback ports) and end-to-end tests. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-bash bootstrap.sh
+bash bootstrap.sh --tests
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet .
 .venv/bin/mypy

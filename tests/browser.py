@@ -3,7 +3,7 @@ chromedriver by Selenium (never a downloaded browser), axe-core injected into th
 page's weight from the Resource and Navigation Timing APIs, screenshots, and the loopback
 servers the page talks to: the API as `citydata api` and a map tile server of one PNG.
 
-Without Chromium, chromedriver or axe-core (bootstrap.sh installs them) a test is skipped
+Without Chromium, chromedriver or axe-core (`bootstrap.sh --tests` installs them) a test is skipped
 locally and fails when CI=true, as the servers' tests do.
 """
 
@@ -63,7 +63,7 @@ def need_browser() -> None:
     """Skip (fail when CI=true) without Chromium, its driver or axe-core."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER, AXE_JS) if not p.is_file()]
     if missing:
-        reason = f"{', '.join(missing)} missing; run bootstrap.sh to install them"
+        reason = f"{', '.join(missing)} missing; run `bash bootstrap.sh --tests` to install them"
         if IN_CI:
             pytest.fail(f"CI=true but {reason}")
         pytest.skip(reason)
