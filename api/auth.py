@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import (
     APIKeyHeader,
     HTTPAuthorizationCredentials,
@@ -51,7 +52,7 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def _caller(
+async def _caller(
     registry: RegistryDep,
     header: Annotated[str | None, Depends(_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -63,7 +64,7 @@ def _caller(
     )
     if not token:
         return None
-    key = registry.authenticate(token)
+    key = await run_in_threadpool(registry.authenticate, token)  # a hash check and a read
     if key is None:
         raise _unauthorized("the API key is not valid (malformed, unknown or revoked)")
     if (
@@ -89,21 +90,21 @@ def _need(role: Role, key: ApiKey | None) -> Principal:
     return Principal(key=key)
 
 
-def require_read(settings: SettingsDep, key: CallerDep) -> Principal:
+async def require_read(settings: SettingsDep, key: CallerDep) -> Principal:
     if key is None and settings.api_anonymous_read:
         return Principal()
     return _need(Role.read, key)
 
 
-def require_operator(key: CallerDep) -> Principal:
+async def require_operator(key: CallerDep) -> Principal:
     return _need(Role.operator, key)
 
 
-def require_admin(key: CallerDep) -> Principal:
+async def require_admin(key: CallerDep) -> Principal:
     return _need(Role.admin, key)
 
 
-def require_device(key: CallerDep) -> Principal:
+async def require_device(key: CallerDep) -> Principal:
     """A device key, or an operator/admin key (to post on a device's behalf, for tests and
     tooling). Which sensors it may post for is checked by the route against the payload."""
     if key is not None and key.role in (Role.operator, Role.admin):

@@ -19,29 +19,29 @@ from citydata.registry import Registry
 from citydata.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 
 
-def get_influx(request: Request) -> InfluxClient:
+async def get_influx(request: Request) -> InfluxClient:
     influx: InfluxClient = request.app.state.influx
     return influx
 
 
-def get_latest_cache(request: Request) -> LatestCache:
+async def get_latest_cache(request: Request) -> LatestCache:
     cache: LatestCache = request.app.state.latest_cache
     return cache
 
 
-def get_alert_store(request: Request) -> AlertStore:
+async def get_alert_store(request: Request) -> AlertStore:
     """The alerts' tables, in the registry database."""
-    return AlertStore(get_registry(request))
+    return AlertStore(await get_registry(request))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -91,7 +91,7 @@ def _single_query_params(route: APIRoute) -> frozenset[str]:
     return frozenset(single)
 
 
-def single_values(request: Request) -> None:
+async def single_values(request: Request) -> None:
     """A query parameter that takes one value, given several times, is a 422 (rather than
     the last one silently winning); the list parameters (`reason`, `sensor_id` of the dead
     letters) may repeat. Applied to every route by the app."""

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
 from citydata.errors import QueryError
+from citydata.influx import InfluxError, InfluxQueryError
 from citydata.registry import SensorExists, SensorNotFound
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,22 @@ async def _exists(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 409, str(exc), type="/problems/sensor-exists")
 
 
+async def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+    """InfluxDB could not be reached (down, refusing, timing out): a 503 that says so, not a
+    500. A query it refused (InfluxQueryError) is a fault of ours: a 500, logged."""
+    if isinstance(exc, InfluxQueryError):
+        return await _unexpected(request, exc)
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    response = problem_response(
+        request,
+        503,
+        "the readings database (InfluxDB) cannot be reached now; try again shortly",
+        type="/problems/influxdb-unreachable",
+    )
+    response.headers["Retry-After"] = "30"
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -163,4 +180,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(QueryError, _query)
     app.add_exception_handler(SensorNotFound, _not_found)
     app.add_exception_handler(SensorExists, _exists)
+    app.add_exception_handler(InfluxError, _unreachable)
     app.add_exception_handler(Exception, _unexpected)

@@ -116,7 +116,7 @@ class Publisher:
             log.warning("API disconnected from MQTT broker: %s; reconnecting", reason)
 
 
-def get_publisher(request: Request) -> Publisher:
+async def get_publisher(request: Request) -> Publisher:
     publisher: Publisher = request.app.state.publisher
     return publisher
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep, SettingsDep
@@ -147,7 +149,7 @@ _AT_HELP = "RFC 3339 with a zone: when the windows end, rounded down to the hour
         **problem_responses(422),
     },
 )
-def current_aqi(
+async def current_aqi(
     request: Request,
     _: ReadAccess,
     settings: SettingsDep,
@@ -157,11 +159,17 @@ def current_aqi(
     at: Annotated[str | None, _time(_AT_HELP)] = None,
 ) -> AqiStations:
     """Every air station's AQI from its moving averages: 24 h for PM2.5 and PM10, 8 h for O3
-    and CO, 1 h for NO2 and SO2, each the mean of hourly means with enough hours of data."""
+    and CO, 1 h for NO2 and SO2, each the mean of hourly means with enough hours of data.
+    Without `zone` and `at`, the answer comes from the city snapshot (at most
+    CITYDATA_API_SNAPSHOT_S old) with an ETag."""
     if zone is None and at is None and (body := snapshot_body(request, "aqi")) is not None:
         return body.response(request, DATA_CACHE)  # type: ignore[return-value]
-    return stations_aqi.aqi_now(
-        influx, registry, _ns(at, "at"), zone=zone, above_200=settings.aqi_above_200
+    at_ns = _ns(at, "at")
+    return await run_in_threadpool(
+        partial(stations_aqi.aqi_now, zone=zone, above_200=settings.aqi_above_200),
+        influx,
+        registry,
+        at_ns,
     )
 
 

@@ -7,7 +7,9 @@ while InfluxDB cannot be asked, so the registry stays usable without it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -16,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from api.auth import OperatorAccess, ReadAccess
-from api.deps import InfluxDep, KindQuery, RegistryDep
+from api.deps import InfluxDep, KindQuery, LatestCacheDep, RegistryDep
 from api.problems import problem_responses
 from citydata.influx import InfluxClient
 from citydata.readings.last_seen import Heard, Online, heard
+from citydata.readings.latest import LatestReading, latest_readings
 from citydata.registry import Calibration, Sensor, Status
 from citydata.registry.model import (
     TIMESTAMPS,
@@ -121,8 +124,13 @@ class SensorChanges(BaseModel):
     meta: Meta | None = None
 
 
-def views(influx: InfluxClient, sensors: list[Sensor]) -> list[SensorView]:
-    """`sensors` with their last-seen time and online status, in the same order."""
+def views(
+    influx: InfluxClient,
+    sensors: list[Sensor],
+    every_latest: Callable[[], Sequence[LatestReading]] | None = None,
+) -> list[SensorView]:
+    """`sensors` with their last-seen time and online status, in the same order (from
+    `every_latest` when given: see `heard`)."""
     return [
         SensorView.model_validate(
             {
@@ -132,7 +140,7 @@ def views(influx: InfluxClient, sensors: list[Sensor]) -> list[SensorView]:
                 "offline_after_s": sensor.offline_limit_s,
             }
         )
-        for sensor, seen in zip(sensors, heard(influx, sensors), strict=True)
+        for sensor, seen in zip(sensors, heard(influx, sensors, every_latest), strict=True)
     ]
 
 
@@ -140,6 +148,7 @@ def views(influx: InfluxClient, sensors: list[Sensor]) -> list[SensorView]:
 def list_sensors(
     registry: RegistryDep,
     influx: InfluxDep,
+    cache: LatestCacheDep,
     _: ReadAccess,
     kind: KindQuery = None,
     zone: Annotated[str | None, Query(description="only this zone tag")] = None,
@@ -151,13 +160,16 @@ def list_sensors(
     offset: Annotated[int, Query(ge=0, description="sensors to skip")] = 0,
 ) -> SensorPage:
     """Registered sensors ordered by id, matching every filter given, with their last-seen time
-    and online status. Filtering by `online` looks up every matching sensor, not just a page."""
+    and online status. Filtering by `online` looks up every matching sensor, not just a page.
+    The last-seen times come from the latest readings of the whole registry, which every
+    reader shares for CITYDATA_API_LATEST_CACHE_S (2 s), as `GET /readings/latest` does."""
     found = registry.list(kind=kind, zone=zone, status=status)
+    every_latest = partial(latest_readings, influx, registry, cache)
     if online is None:
-        items = views(influx, found[offset : offset + limit])
+        items = views(influx, found[offset : offset + limit], every_latest)
         total = len(found)
     else:
-        every = views(influx, found)
+        every = views(influx, found, every_latest)
         if any(v.online == "unknown" for v in every):
             raise HTTPException(503, detail="InfluxDB cannot be asked when sensors were last seen")
         matching = [v for v in every if v.online == online]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
@@ -60,7 +61,7 @@ EXAMPLE = _example()
         **problem_responses(422),
     },
 )
-def traffic_status(
+async def traffic_status(
     request: Request,
     _: ReadAccess,
     registry: RegistryDep,
@@ -68,10 +69,12 @@ def traffic_status(
     zone: Annotated[str | None, Query(description="only detectors in this zone")] = None,
 ) -> TrafficStations:
     """Every traffic detector's congestion level from its newest interval: speed over its
-    free-flow speed (>= 0.75 free, 0.50-0.75 moderate, 0.25-0.50 heavy, < 0.25 stop-and-go)."""
+    free-flow speed (>= 0.75 free, 0.50-0.75 moderate, 0.25-0.50 heavy, < 0.25 stop-and-go).
+    Without `zone`, the answer comes from the city snapshot (at most CITYDATA_API_SNAPSHOT_S
+    old) with an ETag."""
     if zone is None and (body := snapshot_body(request, "traffic")) is not None:
         return body.response(request, DATA_CACHE)  # type: ignore[return-value]
-    return traffic_now(influx, registry, zone)
+    return await run_in_threadpool(traffic_now, influx, registry, zone)
 
 
 @router.get(

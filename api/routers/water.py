@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.auth import ReadAccess
 from api.deps import InfluxDep, RegistryDep
@@ -73,7 +74,7 @@ EXAMPLE = _example()
         **problem_responses(422),
     },
 )
-def water_status(
+async def water_status(
     request: Request,
     _: ReadAccess,
     registry: RegistryDep,
@@ -81,10 +82,12 @@ def water_status(
     zone: Annotated[str | None, Query(description="only stations in this zone")] = None,
 ) -> WaterStations:
     """Every water station's newest level against its thresholds (normal, watch, warning,
-    critical, overflowing the bank) with the margin in metres, and DO against its class."""
+    critical, overflowing the bank) with the margin in metres, and DO against its class.
+    Without `zone`, the answer comes from the city snapshot (at most CITYDATA_API_SNAPSHOT_S
+    old) with an ETag."""
     if zone is None and (body := snapshot_body(request, "water")) is not None:
         return body.response(request, DATA_CACHE)  # type: ignore[return-value]
-    return water_now(influx, registry, zone)
+    return await run_in_threadpool(water_now, influx, registry, zone)
 
 
 @router.get(

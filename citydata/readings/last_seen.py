@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from citydata.influx import InfluxClient, InfluxError, quote_ident, quote_literal
 from citydata.kinds import all_kinds
-from citydata.readings.latest import latest_of_kinds
+from citydata.readings.latest import LatestReading, latest_of_kinds
 from citydata.registry import Sensor
 from citydata.timeutil import as_datetime
 
@@ -62,11 +62,28 @@ def _seen(sensor: Sensor, seen: dict[str, int] | None, now_ns: int) -> Seen:
     return Seen(None if seen_ns is None else as_datetime(seen_ns), online)
 
 
-def heard(influx: InfluxClient, sensors: Sequence[Sensor]) -> list[Seen]:
+def _own_kind(sensors: Sequence[Sensor], latest: Sequence[LatestReading]) -> dict[str, int]:
+    """The time of each sensor's newest point in its own kind's measurement (a point of another
+    kind under its id is not the sensor's)."""
+    kinds = {s.id: s.kind for s in sensors}
+    return {r.sensor_id: r.time_ns for r in latest if kinds.get(r.sensor_id) == r.kind}
+
+
+def heard(
+    influx: InfluxClient,
+    sensors: Sequence[Sensor],
+    every_latest: Callable[[], Sequence[LatestReading]] | None = None,
+) -> list[Seen]:
     """When each of `sensors` was last heard from and its online status, in the same order;
-    all "unknown" (logged) when InfluxDB cannot be asked."""
+    all "unknown" (logged) when InfluxDB cannot be asked. `every_latest`, when given, answers
+    the newest reading of every registered sensor (the API's cached whole-registry answer,
+    shared by every reader), instead of a query for these sensors."""
     try:
-        seen: dict[str, int] | None = last_seen(influx, sensors)
+        seen: dict[str, int] | None = (
+            last_seen(influx, sensors)
+            if every_latest is None
+            else _own_kind(sensors, every_latest())
+        )
     except InfluxError as exc:  # say the status is unknown, not why
         log.warning("cannot look up when sensors were last seen: %s", exc)
         seen = None
