@@ -279,10 +279,13 @@ def firing_alerts() -> Panel:
         f"FROM {ALERTS} WHERE time > now() - {FIRING_DAYS}d AND {SUBJECT_IN_ZONE} "
         'GROUP BY "rule", "sensor_id"'
     )
+    # No ORDER BY: InfluxDB 1.x ignores ORDER BY time over a subquery (the rows come in its
+    # series' order), so the table sorts them, newest first.
     q = (
         f'SELECT "severity", "title", "sensor_id", "text", "value" FROM ({latest}) '
-        'WHERE "active" = 1 ORDER BY time DESC'
+        'WHERE "active" = 1'
     )
+    since = title("เริ่มเมื่อ", "Since")
     return (
         table_panel(title("การแจ้งเตือนที่กำลังเกิดขึ้น", "Firing alerts"), [table_query(q)])
         .description(
@@ -293,7 +296,8 @@ def firing_alerts() -> Panel:
         )
         .span(24)
         .no_value(title("ไม่มีการแจ้งเตือน", "No alerts firing"))
-        .override_by_name("Time", column(title("เริ่มเมื่อ", "Since"), "dateTimeFromNow"))
+        .override_by_name("Time", column(since, "dateTimeFromNow"))
+        .sort_by([cb.TableSortByFieldState().display_name(since).desc(True)])
         .override_by_name(
             "severity",
             [
