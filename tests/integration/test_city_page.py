@@ -511,6 +511,31 @@ def test_a_reading_published_over_mqtt_appears_without_reload(
     assert any(abs(n - NEW_LEVEL_M) < 0.01 for n in numbers), text
 
 
+# The browser's clock a day ahead, for pages loaded while it is installed.
+_DAY_AHEAD = "const real = Date.now; Date.now = () => real() + 86400000;"
+
+
+def test_the_page_says_when_its_data_is_old(browser: WebDriver, city_api: str) -> None:
+    """A view much older than the refresh (the browser's clock a day ahead of the data's
+    time): the page says the numbers may be out of date (`old`) and greys them."""
+    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _DAY_AHEAD})
+    try:
+        open_page(browser, city_api)
+        wait_js(
+            browser,
+            "return document.getElementById('availability').dataset.state === 'old'",
+            "#availability[data-state=old]",
+        )
+        assert _state(browser)["text"], "#availability says nothing about old data"
+        assert browser.execute_script("return document.body.classList.contains('data-stale')")
+    finally:
+        browser.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]}
+        )
+    open_page(browser, city_api)
+    assert _state(browser)["state"] == "current"
+
+
 def _state(driver: WebDriver) -> Any:
     return driver.execute_script(
         "const el = document.getElementById('availability');"
