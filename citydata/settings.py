@@ -73,6 +73,17 @@ class Settings(BaseModel):
     influx_user: str | None = Field(None, description="InfluxDB 1.x user.")
     influx_password: SecretStr | None = Field(None, description="InfluxDB 1.x password.")
     influx_timeout_s: float = Field(10.0, gt=0, le=300, description="HTTP timeout, seconds.")
+    influx_raw_retention: str = Field(
+        "730d",
+        pattern=r"^([1-9][0-9]*(h|d|w)|INF)$",
+        description="How long InfluxDB keeps raw readings (an InfluxQL duration: 730d, 104w; "
+        "INF for ever); their hourly means are kept for ever (citydata db init).",
+    )
+    influx_backup_addr: str = Field(
+        "127.0.0.1:8088",
+        description="InfluxDB's backup and restore (RPC) address, host:port, which "
+        "`citydata backup` and `citydata restore` use through influxd.",
+    )
     data_dir: Path = Field(Path("./var"), description="Dead letters, spool and registry live here.")
     registry_url: str = Field(
         "",
