@@ -122,9 +122,16 @@ class Service:
 class InfluxService(Service):
     """influxd: up when GET /ping answers 204."""
 
+    rpc_port: int = 0  # the backup and restore (RPC) port, for CITYDATA_INFLUX_BACKUP_ADDR
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def backup_addr(self) -> str:
+        """host:port of influxd's backup and restore service (`influxd backup -host`)."""
+        return f"127.0.0.1:{self.rpc_port}"
 
     def is_up(self) -> bool:
         try:
@@ -207,9 +214,8 @@ bind-address = "127.0.0.1:{rpc}"
 """,
         encoding="utf-8",
     )
-    return InfluxService(
-        "influxd", [find_binary("influxd"), "run", "-config", str(conf)], workdir, port
-    )
+    command = [find_binary("influxd"), "run", "-config", str(conf)]
+    return InfluxService("influxd", command, workdir, port, rpc_port=rpc)
 
 
 def postgres_binary(name: str) -> str:
