@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from citydata.errors import RangeTooLarge, UnknownMetric
 from citydata.influx import InfluxClient, quote_ident, quote_literal
 from citydata.kinds import Kind
+from citydata.retention import HOUR_NS, HOURLY_RP, hourly_complete_before, hourly_measurement
 from citydata.timeutil import as_datetime
 
 MAX_POINTS = 10_000
@@ -145,7 +147,11 @@ def sensor_range(
     check_metrics(kind, [metric], "metric")
     if every is not None and math.ceil((span[1] - span[0]) / EVERY_NS[every]) + 1 > MAX_POINTS:
         raise _too_many("the request would give")
-    rows = influx.records(_range_query(kind.name, sensor_id, metric, span, every, agg))
+    rows = None
+    if every in (Every.h1, Every.d1) and agg != "last":
+        rows = _from_hourly(influx, kind.name, sensor_id, metric, span, every, agg)
+    if rows is None:
+        rows = influx.records(_range_query(kind.name, sensor_id, metric, span, every, agg))
     if every is None and len(rows) > MAX_POINTS:
         raise _too_many("the range holds")
     return ReadingRange(
@@ -159,6 +165,86 @@ def sensor_range(
         agg=agg if every is not None else None,
         points=[_point(row) for row in rows],
     )
+
+
+# Per bucket start: [sum, count, min, max] of the values in it.
+_Stats = dict[int, list[float]]
+
+
+def _from_hourly(
+    influx: InfluxClient,
+    kind: str,
+    sensor_id: str,
+    metric: str,
+    span: tuple[int, int],
+    every: Every,
+    agg: Agg,
+) -> list[dict[str, Any]] | None:
+    """The rows `_range_query` gives, computed from the hourly series for the whole hours it
+    holds for good and from raw readings for the rest of the span (docs/retention.md); None
+    when the hourly series is not there or would cover no hour of the span."""
+    final = hourly_complete_before(influx, kind, time.time_ns())
+    if final is None:
+        return None
+    a = -(-span[0] // HOUR_NS) * HOUR_NS
+    b = min(span[1] // HOUR_NS * HOUR_NS, final)
+    if a >= b:
+        return None
+    stats: _Stats = {}
+    where = f"{quote_ident('sensor_id')} = {quote_literal(sensor_id)}"
+    m = quote_ident(metric)
+    raw = f"SUM({m}), COUNT({m}), MIN({m}), MAX({m}) FROM {quote_ident(kind)}"
+    for lo, hi in ((span[0], a), (b, span[1])):
+        if lo < hi:
+            _add(stats, influx, f"SELECT {raw} WHERE {where} AND", (lo, hi), every)
+    parts = ", ".join(
+        f"{quote_ident(f'{fn}_{metric}')}{op} AS {quote_ident(alias)}"
+        for fn, op, alias in (
+            ("mean", f" * {quote_ident('count_' + metric)}", "s"),
+            ("count", "", "c"),
+            ("min", "", "lo"),
+            ("max", "", "hi"),
+        )
+    )
+    hourly = f"{quote_ident(HOURLY_RP)}.{quote_ident(hourly_measurement(kind))}"
+    inner = f"SELECT {parts} FROM {hourly} WHERE {where} AND {_between((a, b))}"
+    outer = 'SELECT SUM("s"), SUM("c"), MIN("lo"), MAX("hi")'
+    _add(stats, influx, f"{outer} FROM ({inner}) WHERE", (a, b), every)
+    if not any(count for _, count, _, _ in stats.values()):
+        return []  # as InfluxDB answers a range without a reading: no buckets at all
+    step = EVERY_NS[every]
+    return [
+        {"time": t, "value": _value(stats.get(t), agg)}
+        for t in range(span[0] // step * step, span[1], step)
+    ]
+
+
+def _between(span: tuple[int, int]) -> str:
+    return f"time >= {int(span[0])} AND time < {int(span[1])}"
+
+
+def _add(
+    stats: _Stats, influx: InfluxClient, select: str, span: tuple[int, int], every: Every
+) -> None:
+    """Merge in the [sum, count, min, max] per `every` bucket of `select` (ending in WHERE or
+    AND) over `span`."""
+    q = f"{select} {_between(span)} GROUP BY time({every.value})"
+    for series in influx.query(q):
+        for t, total, count, lo, hi in series.values:
+            if not count:
+                continue
+            old = stats.setdefault(int(t), [0.0, 0.0, math.inf, -math.inf])
+            old[0] += float(total)
+            old[1] += float(count)
+            old[2] = min(old[2], float(lo))
+            old[3] = max(old[3], float(hi))
+
+
+def _value(stats: list[float] | None, agg: Agg) -> float | None:
+    if stats is None or not stats[1]:
+        return 0.0 if agg == "count" else None
+    total, count, lo, hi = stats
+    return {"mean": total / count, "count": count, "min": lo, "max": hi}[agg]
 
 
 def _point(row: dict[str, Any]) -> Point:
