@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from citydata.cli import (
     alerts,
     api,
+    backup,
     collector,
     dashboards,
     db,
@@ -31,6 +32,7 @@ from citydata.cli._common import SETTINGS_HELP
 GROUPS = (
     collector,
     db,
+    backup,
     simulate,
     local,
     deadletters,
