@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from citydata import backup as bk
-from citydata import services
+from citydata import retention, services
 from citydata.influx import InfluxClient, quote_ident
 from citydata.registry import Registry, Role, migrate
 from citydata.registry.store import registry_url
@@ -118,7 +118,12 @@ def test_backup_wipe_restore_gives_back_every_count_value_sensor_key_and_dead_le
     source: Settings, wiped: Settings, tmp_path: Path
 ) -> None:
     load_fleet(source)
+    with InfluxClient.from_settings(source) as client:  # as `citydata db init` does
+        plan = retention.Plan(raw_retention="730d", for_hours=2)
+        retention.ensure(client, plan, time.time_ns())
     before = influx_contents(source)
+    assert {rp["name"] for rp in before["retention policies"]} == {"autogen", "forever"}
+    assert before["forever.air_1h"]
     air = counts_per_sensor(source, "air")
     assert len(air) == sum(1 for s in LAM_PHAYA if s.kind == "air") and min(air.values()) >= 72
 
