@@ -12,6 +12,11 @@ collector as `python -m citydata collector` (a subprocess configured by CITYDATA
    start until the bare subscriber has received all N, or all N readings are queryable in
    InfluxDB (the last point of each publisher polled every 50 ms, then confirmed by an exact
    count). Rate = N / elapsed; the rate from the consumer's MQTT connect is shown as well.
+   With --collectors N, N collectors (each its own client id, data dir and spool) are members
+   of the shared group: the broker splits the pre-queued messages between their sessions and
+   they drain them at once, timed from the first start until all N are queryable; their exit
+   summaries must add up to N received and written (none twice, none dead-lettered), and the
+   InfluxDB count proves none lost.
 2. Latency: a live collector; M messages published at a steady rate R, each with a unique
    timestamp; InfluxDB polled every 20 ms for newly visible points. A point's latency is from
    the moment it was handed to paho to the return of the first poll that saw it, so figures
@@ -24,6 +29,10 @@ is one distinct point and InfluxDB counts are exact. Figures are printed, never 
 Run:  /tmp/venv/bin/python bench/ingest.py                       # N=100000, M=20000
       /tmp/venv/bin/python bench/ingest.py --messages 20000 --rate 5000 --publishers 2 --keep
       /tmp/venv/bin/python bench/ingest.py --collector-setting collector_flush_interval_s=0.05
+      /tmp/venv/bin/python bench/ingest.py --collectors 2       # the same, two collectors
+      /tmp/venv/bin/python bench/ingest.py --collectors 1,2,3 --rounds 3
+          # only phase 1's collector part, for 1, 2, 3 collectors, three interleaved rounds
+          # (1,2,3,1,2,3,...), one report with each run and the medians per count
 Options: --help. Helper processes are spawned and everything started is stopped by PID.
 """
 
@@ -37,6 +46,7 @@ import os
 import platform
 import queue
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -62,7 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common, te
 
 from bench.common import BenchError, run_with_influxdb, stop_process
 from citydata import services
-from citydata.influx import InfluxClient
+from citydata.influx import InfluxClient, quote_ident
 from citydata.registry import Registry
 from simulators.registration import register_fleet
 from simulators.sensor import SimSensor
@@ -300,6 +310,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def collector_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of a live collector: its main process, and its worker (with the fork server)."""
+    return cpu_seconds(pid), sum(cpu_seconds(c) for c in children(pid))
+
+
+def collector_ids(collectors: int, tag: str = "") -> list[str]:
+    """Client ids of a run's collectors: the historic `bench-collector` for one, else one each."""
+    if collectors == 1:
+        return [f"bench-collector{tag}"]
+    return [f"bench-collector{tag}-{k}" for k in range(1, collectors + 1)]
+
+
 def end_process(proc: BaseProcess, timeout: float = 10) -> None:
     """Join a helper process; terminate it by PID if it does not finish."""
     if proc.pid is None:  # never started
@@ -414,6 +436,16 @@ def broker(workdir: Path) -> Iterator[services.MosquittoService]:
 
 
 @dataclass
+class Member:
+    """One collector of a shared group in a throughput run: its share and its CPU seconds."""
+
+    client_id: str
+    received: int
+    cpu_main: float
+    cpu_worker: float
+
+
+@dataclass
 class Throughput:
     consumer: str
     n: int
@@ -424,6 +456,7 @@ class Throughput:
     preload_rate: float
     cpu: dict[str, float] = field(default_factory=dict)
     summary: str = ""
+    members: list[Member] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -514,34 +547,52 @@ class Bench:
             cpu,
         )
 
-    def collector_throughput(self, n: int) -> Throughput:
-        client_id = "bench-collector"
-        db = InfluxClient(self.influx.url, "bench_throughput")
+    def collector_throughput(self, n: int, collectors: int = 1, tag: str = "") -> Throughput:
+        """N messages pre-queued for `collectors` members of the shared group (each its own
+        client id, data dir and spool), then drained by all of them at once into one database."""
+        ids = collector_ids(collectors, tag)
+        db = InfluxClient(self.influx.url, f"bench_throughput{tag}".replace("-", "_"))
         db.create_database()
-        with broker(self.tmp / "broker-collector") as mq:
-            register_session(mq.port, client_id, self.subscription)
+        with broker(self.tmp / f"broker-collector{tag}") as mq:
+            for client_id in ids:
+                register_session(mq.port, client_id, self.subscription)
             base_ns = time.time_ns()
             preload_rate, tails = self.preload(mq.port, n, base_ns)
-            env = self.collector_env(mq.url, client_id, db.database)
-            collector = CollectorProcess(env, self.tmp / "collector-throughput.log")
+            procs = [
+                CollectorProcess(
+                    self.collector_env(mq.url, client_id, db.database),
+                    self.tmp / f"{client_id.replace('bench-', '')}-throughput.log",
+                )
+                for client_id in ids
+            ]
             cpu0 = {"mosquitto": cpu_seconds(mq.pid), "influxd": cpu_seconds(self.influx.pid)}
-            started = collector.start()
             try:
-                done = wait_stored(db, collector, n, [base_ns + i for i in tails], self.timeout)
-                rss = tree_rss_mb(collector.pid)
+                started = min([proc.start() for proc in procs])
+                done = wait_stored(db, procs, n, [base_ns + i for i in tails], self.timeout)
+                rss = sum(tree_rss_mb(proc.pid) for proc in procs)
+                each = [collector_cpu(proc.pid) for proc in procs]
                 cpu = {
-                    "consumer": cpu_seconds(collector.pid),
-                    "worker": sum(cpu_seconds(c) for c in children(collector.pid)),
+                    "consumer": sum(main for main, _ in each),
+                    "worker": sum(worker for _, worker in each),
                     "mosquitto": cpu_seconds(mq.pid) - cpu0["mosquitto"],
                     "influxd": cpu_seconds(self.influx.pid) - cpu0["influxd"],
                 }
+                if tag:  # the scaling runs: one database each, dropped once counted
+                    db.query(f"DROP DATABASE {quote_ident(db.database)}", method="POST")
             finally:
-                collector.stop()
+                for proc in procs:
+                    proc.stop()
                 db.close()
-        summary = check_final(collector, n)
-        assert collector.connected_at is not None
+        summary = check_final(procs, n)
+        connected = [proc.connected_at for proc in procs if proc.connected_at is not None]
+        if len(connected) < len(procs):
+            raise BenchError("a collector drained without logging its MQTT connect")
+        members = [
+            Member(client_id, proc.final.get("received", 0), main, worker)
+            for client_id, proc, (main, worker) in zip(ids, procs, each, strict=True)
+        ]
         return Throughput(
-            "collector", n, started, collector.connected_at, done, rss, preload_rate, cpu, summary
+            "collector", n, started, min(connected), done, rss, preload_rate, cpu, summary, members
         )
 
     def latency(self, m: int, rate: float) -> tuple[list[float], float, float]:
@@ -569,7 +620,7 @@ class Bench:
                 end_process(publisher)
                 collector.stop()
                 db.close()
-        check_final(collector, m)
+        check_final([collector], m)
         if result["acked"] != m:
             raise BenchError(f"broker acknowledged {result['acked']} of {m} paced messages")
         published = array("q")
@@ -579,15 +630,16 @@ class Bench:
 
 
 def wait_stored(
-    db: InfluxClient, collector: CollectorProcess, n: int, tails: list[int], timeout: float
+    db: InfluxClient, collectors: list[CollectorProcess], n: int, tails: list[int], timeout: float
 ) -> float:
     """Time when all n readings are queryable. Cheap check first: the last point of each
-    publisher (the collector keeps the broker's order), then an exact count to confirm."""
+    publisher (one collector keeps the broker's order), then an exact count to confirm."""
     tail_query = ";".join(f'SELECT count("pm25") FROM "air" WHERE time = {t}' for t in tails)
     deadline = time.monotonic() + timeout
     count = 0
     while time.monotonic() < deadline:
-        collector.check_alive()
+        for collector in collectors:
+            collector.check_alive()
         if not tails or len(db.query(tail_query)) == len(tails):
             tails = []  # from here on, count (also if the order assumption ever failed)
             count = stored_count(db)
@@ -596,9 +648,8 @@ def wait_stored(
             if count > n:
                 raise BenchError(f"{count} points stored for {n} messages")
         time.sleep(THROUGHPUT_POLL_S)
-    raise BenchError(
-        f"only {count} of {n} readings queryable after {timeout:g}s:\n{collector.log_tail()}"
-    )
+    logs = "\n".join(collector.log_tail() for collector in collectors)
+    raise BenchError(f"only {count} of {n} readings queryable after {timeout:g}s:\n{logs}")
 
 
 def stored_count(db: InfluxClient) -> int:
@@ -630,15 +681,18 @@ def poll_seen(
     return seen
 
 
-def check_final(collector: CollectorProcess, n: int) -> str:
-    """The collector's exit summary, which must agree when it is there: n received and
-    written, none dead-lettered. (The InfluxDB count has already proved all n stored.)"""
-    final = collector.final
-    if not final:
-        return "no exit summary in the collector's log"
-    if final.get("received") != n or final.get("written") != n or final.get("dead_lettered"):
-        raise BenchError(f"collector summary {final} for {n} messages:\n{collector.log_tail()}")
-    return " ".join(f"{k}={v}" for k, v in final.items())
+def check_final(collectors: list[CollectorProcess], n: int) -> str:
+    """The collectors' exit summaries, which must agree when they are there: n received and
+    written between them (a redelivered message would be received twice), none
+    dead-lettered. (The InfluxDB count has already proved all n stored.)"""
+    finals = [collector.final for collector in collectors]
+    if not all(finals):
+        return "no exit summary in a collector's log"
+    total = {k: sum(final.get(k, 0) for final in finals) for k in finals[0]}
+    if total.get("received") != n or total.get("written") != n or total.get("dead_lettered"):
+        logs = "\n".join(collector.log_tail() for collector in collectors)
+        raise BenchError(f"collector summary {total} for {n} messages:\n{logs}")
+    return " ".join(f"{k}={v}" for k, v in total.items())
 
 
 def filesystem(path: Path) -> str:
@@ -738,8 +792,9 @@ def report(
         ),
         ("CPU s: influxd", "—", f"{coll.cpu.get('influxd', 0):.2f}"),
     ]
+    title = "collector" if len(coll.members) < 2 else f"{len(coll.members)} collectors"
     print()
-    print(f"{'':34}{'bare subscriber':>18}{'collector':>14}")
+    print(f"{'':34}{'bare subscriber':>18}{title:>14}")
     for name, a, b in rows:
         print(f"{name:34}{a:>18}{b:>14}")
     ratio = coll.rate / bare.rate
@@ -750,6 +805,9 @@ def report(
         f"  — target >= 80 %: {verdict(ratio >= 0.8)}"
     )
     print(f"collector exit summary: {coll.summary}")
+    if len(coll.members) > 1:
+        for line in member_lines(coll):
+            print(f"  {line}")
     print(
         f"collector rate: {coll.rate:,.0f} msg/s  — target >= 10,000 msg/s: "
         f"{verdict(coll.rate >= 10_000)}"
@@ -768,6 +826,127 @@ def report(
             f"  p50 {percentile(values, 50):.0f} ms   p99 {percentile(values, 99):.0f} ms   "
             f"max {values[-1]:.0f} ms"
         )
+
+
+def member_lines(run: Throughput) -> list[str]:
+    """One line per collector of a run: its client id, share of the messages and CPU seconds."""
+    return [
+        f"{m.client_id}: received {m.received:,} ({100 * m.received / run.n:.1f} %), "
+        f"CPU s main {m.cpu_main:.2f} + worker {m.cpu_worker:.2f}"
+        for m in run.members
+    ]
+
+
+def duplicated(run: Throughput) -> str:
+    """Messages delivered more than once: what the collectors received beyond N (their exit
+    summaries; check_final has refused any other total than N)."""
+    if "no exit summary" in run.summary:
+        return "duplicated unknown (no exit summary)"
+    return f"duplicated {sum(m.received for m in run.members) - run.n}"
+
+
+Run = tuple[int, int, Throughput]  # round, collectors, result
+
+
+def scaling_rows(runs: list[Run]) -> list[list[str]]:
+    """One row per collector count, in the order the counts first ran; medians over the
+    rounds: [collectors, msg/s from start, msg/s from connect, rate over one collector's in
+    the same round (the load of a shared machine drifts between rounds), collector CPU s
+    (main + worker, all collectors), CPU s per 1,000 messages, mosquitto CPU s, influxd
+    CPU s, each collector's share of the messages (%, min-max over rounds), runs]."""
+    one = {r: t.rate for r, c, t in runs if c == 1}
+    rows = []
+    for count in dict.fromkeys(c for _, c, _ in runs):
+        mine = [(r, t) for r, c, t in runs if c == count]
+        ratios = [t.rate / one[r] for r, t in mine if r in one]
+        cpu = statistics.median(t.cpu["consumer"] + t.cpu["worker"] for _, t in mine)
+        shares = [100 * m.received / t.n for _, t in mine for m in t.members]
+        rows.append(
+            [
+                str(count),
+                f"{statistics.median(t.rate for _, t in mine):,.0f}",
+                f"{statistics.median(t.steady_rate for _, t in mine):,.0f}",
+                f"{statistics.median(ratios):.2f}" if ratios else "—",
+                f"{cpu:.2f}",
+                f"{1000 * cpu / mine[0][1].n:.3f}",
+                f"{statistics.median(t.cpu['mosquitto'] for _, t in mine):.2f}",
+                f"{statistics.median(t.cpu['influxd'] for _, t in mine):.2f}",
+                f"{min(shares):.1f}-{max(shares):.1f}",
+                str(len(mine)),
+            ]
+        )
+    return rows
+
+
+SCALING_HEADER = [
+    "collectors",
+    "msg/s start",
+    "msg/s connect",
+    "x one",
+    "CPU s coll.",
+    "CPU s/1k msg",
+    "CPU s mosq.",
+    "CPU s influxd",
+    "share % each",
+    "runs",
+]
+
+
+def report_scaling(args: argparse.Namespace, runs: list[Run]) -> None:
+    print()
+    print(
+        f"citydata ingestion benchmark, several collectors — {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average before/after: "
+        f"{args.load_before} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(
+        f"N = {args.messages:,} messages at QoS 1 from {SENSORS} sensors, pre-queued by "
+        f"{args.publishers} publisher processes for the offline members of "
+        f"$share/{SHARE_GROUP}/{TOPIC_FILTER}, then drained by all of them at once; "
+        f"fresh Mosquitto and database per run; collector settings: {args.settings or 'defaults'}"
+    )
+    print()
+    for i, (r, count, run) in enumerate(runs, 1):
+        print(
+            f"run {i} (round {r}): {count} collector(s): {run.rate:,.0f} msg/s from start "
+            f"({run.steady_rate:,.0f} from connect), {run.summary}, lost 0 (InfluxDB count), "
+            f"{duplicated(run)}"
+        )
+        for line in member_lines(run):
+            print(f"    {line}")
+    print()
+    widths = [max(len(h), 9) for h in SCALING_HEADER]
+    print("  ".join(h.rjust(w) for h, w in zip(SCALING_HEADER, widths, strict=True)))
+    for row in scaling_rows(runs):
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    print("medians over the rounds; 'x one': median of (rate / one collector's rate in that round)")
+
+
+def measure_scaling(args: argparse.Namespace, tmp: Path, influx: services.InfluxService) -> None:
+    """Only the collector phase, for every count of --collectors, round after round."""
+    args.tmp = tmp
+    args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    if not shared_queueing_works(tmp / "broker-probe"):
+        raise BenchError("this Mosquitto does not queue for offline shared-subscription members")
+    sub = f"$share/{SHARE_GROUP}/{TOPIC_FILTER}"
+    bench = Bench(
+        mp.get_context("spawn"),
+        tmp,
+        influx,
+        sub,
+        SHARE_GROUP,
+        args.publishers,
+        args.settings,
+        args.timeout,
+    )
+    runs: list[Run] = []
+    for r in range(1, args.rounds + 1):
+        for count in args.collectors:
+            print(f"round {r}: {count} collector(s), {args.messages:,} messages …", flush=True)
+            run = bench.collector_throughput(args.messages, count, f"-r{r}-c{count}")
+            print(f"  {run.rate:,.0f} msg/s", flush=True)
+            runs.append((r, count, run))
+    report_scaling(args, runs)
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -792,6 +971,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra collector setting, e.g. collector_flush_interval_s=0.05 (repeatable)",
     )
+    p.add_argument(
+        "--collectors",
+        type=collector_counts,
+        default=[1],
+        metavar="N[,N...]",
+        help="collectors on the shared subscription in the throughput phase (1); several "
+        "counts, e.g. 1,2,3, run only that phase for each count, --rounds times, interleaved",
+    )
+    p.add_argument("--rounds", type=int, default=1, help="rounds of the --collectors counts (1)")
     p.add_argument("--timeout", type=float, default=300, help="longest wait for a phase, s (300)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
@@ -803,7 +991,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.settings[name.strip().lower().removeprefix("citydata_")] = value
     if args.messages < args.publishers or args.publishers < 1:
         p.error("need --publishers >= 1 and --messages >= --publishers")
+    if args.rounds < 1:
+        p.error("need --rounds >= 1")
+    args.scaling = len(args.collectors) > 1 or args.rounds > 1
     return args
+
+
+def collector_counts(text: str) -> list[int]:
+    """--collectors: comma-separated counts, each 1 to 16, none twice."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: want counts like 1 or 1,2,3") from None
+    if not all(1 <= c <= 16 for c in counts) or len(set(counts)) < len(counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: each count from 1 to 16, none twice")
+    return counts
 
 
 def measure(args: argparse.Namespace, tmp: Path, influx: services.InfluxService) -> None:
@@ -823,8 +1025,12 @@ def measure(args: argparse.Namespace, tmp: Path, influx: services.InfluxService)
     )
     print(f"bare subscriber: {args.messages:,} messages …", flush=True)
     bare = bench.bare_throughput(args.messages)
-    print(f"collector: {args.messages:,} messages …", flush=True)
-    coll = bench.collector_throughput(args.messages)
+    [count] = args.collectors
+    if count > 1 and not group:
+        raise BenchError("several collectors need a broker that queues for a shared group")
+    what = "collector" if count == 1 else f"{count} collectors"
+    print(f"{what}: {args.messages:,} messages …", flush=True)
+    coll = bench.collector_throughput(args.messages, count)
     rate = args.rate or min(5000.0, coll.rate / 2)
     lat = None
     if args.latency_messages:
@@ -835,8 +1041,9 @@ def measure(args: argparse.Namespace, tmp: Path, influx: services.InfluxService)
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    phases = measure_scaling if args.scaling else measure
     return run_with_influxdb(
-        "citydata-bench-", args.keep, lambda tmp, influx: measure(args, tmp, influx)
+        "citydata-bench-", args.keep, lambda tmp, influx: phases(args, tmp, influx)
     )
 
 
