@@ -155,18 +155,19 @@ class ApiProcess:
             )
         self.ps = psutil.Process(self.proc.pid)
 
-    def wait_up(self, timeout: float) -> None:
+    def wait_up(self, timeout: float, path: str = "/health") -> None:
+        """Until `path` answers 200 (BenchError when the API exits or `timeout` passes)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BenchError(f"the API exited at start-up:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{path}", timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise BenchError(f"the API did not answer /health in {timeout:g}s:\n{self.log_tail()}")
+        raise BenchError(f"the API did not answer {path} in {timeout:g}s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 20) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

@@ -14,8 +14,6 @@ import contextlib
 import json
 import os
 import struct
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,12 +25,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 
+from bench.api import ApiProcess
 from citydata import services
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,35 +263,11 @@ def tile_server() -> Iterator[TileServer]:
 @contextmanager
 def api_process(env: dict[str, str], log: Path) -> Iterator[str]:
     """`citydata api` on a free loopback port with only the given CITYDATA_* settings, until
-    `/city` answers; yields its base URL, then stops it by its PID."""
-    port = services.free_port()
+    `/city` answers; yields its base URL, then stops it by its PID (bench/api.py's process)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYDATA_")}
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "citydata", "api", "--port", str(port)],
-            env={**clean, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
+    api = ApiProcess({**clean, **env}, log)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, f"the API exited:\n{log.read_text(errors='replace')}"
-            try:
-                if httpx.get(f"{base}/city", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"the API did not serve /city:\n{log.read_text()}")
-        yield base
+        api.wait_up(60, "/city")
+        yield api.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        api.stop()
