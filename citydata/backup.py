@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -128,30 +127,6 @@ def _rpc_hint(settings: Settings) -> str:
         f"{settings.influx_backup_addr}? It is influxdb.conf's top-level bind-address "
         "(default 127.0.0.1:8088), on the InfluxDB machine."
     )
-
-
-def redacted_settings(settings: Settings) -> dict[str, Any]:
-    """The settings as JSON values, secrets and passwords in URLs replaced by '***'."""
-    out: dict[str, Any] = settings.model_dump(mode="json")
-    for name, value in out.items():
-        if name in Settings.model_fields and _is_secret(name):
-            out[name] = None if value is None else "***"
-        elif isinstance(value, str) and "://" in value:
-            out[name] = _hide_password(value)
-    return out
-
-
-def _is_secret(name: str) -> bool:
-    annotation = str(Settings.model_fields[name].annotation)
-    return "SecretStr" in annotation
-
-
-def _hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -349,7 +324,7 @@ def backup(settings: Settings, dest: Path, progress: Progress = lambda _: None) 
     progress("dead letters...")
     letters = copy_deadletters(Path(settings.data_dir) / DEADLETTER_DIR, dest / DEADLETTER_DIR)
     (dest / SETTINGS).write_text(
-        json.dumps(redacted_settings(settings), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        json.dumps(settings.redacted(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     progress("checksums...")
     files: list[dict[str, Any]] = [
@@ -409,7 +384,7 @@ def settings_differences(settings: Settings, src: Path) -> list[str]:
         then = json.loads((src / SETTINGS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    now = redacted_settings(settings)
+    now = settings.redacted()
     return [
         f"setting {name}: was {then.get(name)!r}, now {now.get(name)!r}"
         for name in sorted(set(then) | set(now))

@@ -19,7 +19,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -327,6 +327,25 @@ class Settings(BaseModel):
                 value = ",".join(value)
             out[ENV_PREFIX + name.upper()] = str(value)
         return out
+
+    def redacted(self) -> dict[str, Any]:
+        """These settings as JSON values with every secret '***' (None stays None) and the
+        password of every URL '***', to write down or compare without revealing them."""
+        out: dict[str, Any] = self.model_dump(mode="json")
+        for name, value in out.items():
+            if isinstance(getattr(self, name), SecretStr):
+                out[name] = "***"
+            elif isinstance(value, str) and "://" in value:
+                out[name] = _hide_password(value)
+        return out
+
+
+def _hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 _SECRETS = {"influx_token", "influx_password", "alerts_line_token", "alerts_webhook_secret"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -381,3 +382,19 @@ def test_relative_registry_opens_the_same_file_from_another_directory(
         )
     assert (tmp_path / "reg.db").is_file()
     assert not (elsewhere / "reg.db").exists()
+
+
+def test_redacted_settings_hide_every_secret_and_url_password() -> None:
+    settings = load_settings(
+        {},
+        influx_password="hunter2",
+        alerts_smtp_url="smtp://mailer:s3cret@mail.example:587",
+        registry_url="postgresql://citydata:pg-pass@db.example/citydata",
+    )
+    shown = settings.redacted()
+    assert shown["influx_password"] == "***" and shown["influx_token"] is None
+    assert shown["alerts_smtp_url"] == "smtp://mailer:***@mail.example:587"
+    assert shown["registry_url"] == "postgresql://citydata:***@db.example/citydata"
+    assert shown["mqtt_url"] == settings.mqtt_url  # no password: as it is
+    text = json.dumps(shown)
+    assert not any(s in text for s in ("hunter2", "s3cret", "pg-pass"))
