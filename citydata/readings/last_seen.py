@@ -62,13 +62,6 @@ def _seen(sensor: Sensor, seen: dict[str, int] | None, now_ns: int) -> Seen:
     return Seen(None if seen_ns is None else as_datetime(seen_ns), online)
 
 
-def _own_kind(sensors: Sequence[Sensor], latest: Sequence[LatestReading]) -> dict[str, int]:
-    """The time of each sensor's newest point in its own kind's measurement (a point of another
-    kind under its id is not the sensor's)."""
-    kinds = {s.id: s.kind for s in sensors}
-    return {r.sensor_id: r.time_ns for r in latest if kinds.get(r.sensor_id) == r.kind}
-
-
 def heard(
     influx: InfluxClient,
     sensors: Sequence[Sensor],
@@ -82,7 +75,7 @@ def heard(
         seen: dict[str, int] | None = (
             last_seen(influx, sensors)
             if every_latest is None
-            else _own_kind(sensors, every_latest())
+            else {r.sensor_id: r.time_ns for r in every_latest()}
         )
     except InfluxError as exc:  # say the status is unknown, not why
         log.warning("cannot look up when sensors were last seen: %s", exc)

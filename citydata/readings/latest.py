@@ -61,8 +61,12 @@ def _latest_statement(
     )
 
 
-def _latest_rows(influx: InfluxClient, statements: list[str]) -> dict[str, LatestReading]:
-    """Run the statements (in parallel); the newest point per sensor id."""
+def _latest_rows(
+    influx: InfluxClient, statements: list[str], expected: Mapping[str, str] | None
+) -> dict[str, LatestReading]:
+    """Run the statements (in parallel); the newest point per sensor id. A point under the id
+    of a sensor of `expected` ({sensor id: kind}) in another kind's measurement is not that
+    sensor's, and is left out (it would hide the sensor's own newest point)."""
     found: dict[str, LatestReading] = {}
     if not statements:
         return found
@@ -80,6 +84,8 @@ def _latest_rows(influx: InfluxClient, statements: list[str]) -> dict[str, Lates
         for row in series.records():
             ns = int(row["time"])
             sid = row["sensor_id"]
+            if expected is not None and expected.get(sid, kind.name) != kind.name:
+                continue
             if sid in found and found[sid].time_ns >= ns:
                 continue
             found[sid] = LatestReading(
@@ -125,7 +131,7 @@ def latest_of_kinds(
                 _latest_statement(kind, p, since, metric, until_ns)
                 for p in _chunks(of_kind(kind, sensor_ids))
             ]
-    found = _latest_rows(influx, recent)
+    found = _latest_rows(influx, recent, expected)
     older = []
     for kind in kinds:
         if sensor_ids is not None:
@@ -135,7 +141,7 @@ def latest_of_kinds(
                 i for i, k in (expected or {}).items() if k == kind.name and i not in found
             )
         older += [_latest_statement(kind, page, None, metric, until_ns) for page in _chunks(wanted)]
-    found.update(_latest_rows(influx, older))
+    found.update(_latest_rows(influx, older, expected))
     return sorted(found.values(), key=lambda r: r.sensor_id)
 
 

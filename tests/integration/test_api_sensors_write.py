@@ -248,6 +248,8 @@ def test_last_seen_and_online_from_the_newest_point(
             f"air,sensor_id=air-slow,zone=test,site=lab pm25=10 {old}",  # its meta allows 3 h
             f"water,sensor_id=water-0,zone=test,site=lab level=1.5 {_us(now - 20 * MINUTE_NS)}",
             f"water,sensor_id=air-2,zone=test,site=lab level=1.5 {recent}",  # not its kind
+            # Newer than air-0's own, in another kind: must not hide air-0's newest point.
+            f"water,sensor_id=air-0,zone=test,site=lab level=1.5 {_us(now - MINUTE_NS // 2)}",
         ]
     )
     got = {
