@@ -128,9 +128,11 @@ def _json_in_html(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
-def render_page(settings: Settings, view: CityView | None) -> Body:
+def render_page(settings: Settings, snap: Snap | None) -> Body:
+    """The page with the snapshot's /city JSON embedded (the same bytes, not serialized
+    again), or `null` when there is none."""
     template = _environment().get_template("index.html")
-    data = None if view is None else view.model_dump_json()
+    data = None if snap is None else snap.city.content.decode()
     html = template.render(
         config=_json_in_html(page_config(settings)),
         data="null" if data is None else data.replace("<", "\\u003c"),
@@ -152,8 +154,7 @@ class Pages:
         key = "none" if snap is None else snap.city.etag
         with self._lock:
             if self._rendered is None or self._rendered[0] != key:
-                view = None if snap is None else snap.view
-                self._rendered = (key, render_page(self.settings, view))
+                self._rendered = (key, render_page(self.settings, snap))
             return self._rendered[1]
 
 
