@@ -162,10 +162,20 @@ class Snapshot:
                 log.exception("city snapshot: a listener failed")
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             started = time.monotonic()
             self.refresh()
-            self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+            failures = failures + 1 if self._failing_since is not None else 0
+            self._stop.wait(max(0.0, self.next_try_s(failures) - (time.monotonic() - started)))
+
+    def next_try_s(self, failures: int) -> float:
+        """Seconds from one rebuild's start to the next: the interval, or after `failures`
+        failed rebuilds in a row 1, 2, 4 ... s up to it, so a view unreadable at start-up (the
+        database not made yet) or during an outage is back within seconds, not an interval."""
+        if failures == 0:
+            return self.interval_s
+        return min(self.interval_s, 2.0 ** min(failures - 1, 16))
 
 
 def snapshot_body(request: Request, part: str) -> Body | None:

@@ -4,6 +4,7 @@ a rebuild fails, and the text colours the page puts on the official AQI and cong
 from __future__ import annotations
 
 import gzip
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -159,3 +160,30 @@ def test_a_failing_listener_does_not_stop_the_snapshot(caplog: pytest.LogCapture
     built = snapshot.refresh()
     assert built is not None and snapshot.current() is built
     assert "a listener failed" in caplog.text
+
+
+def test_a_failed_rebuild_is_tried_again_within_seconds_then_every_interval() -> None:
+    snapshot = Snapshot(view, 30)
+    assert snapshot.next_try_s(0) == 30
+    assert [snapshot.next_try_s(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert Snapshot(view, 0.5).next_try_s(3) == 0.5  # never later than the interval
+
+
+def test_the_thread_rebuilds_soon_after_a_failure_at_start() -> None:
+    outcomes: list[Exception] = [InfluxError("database not found: citydata")]
+
+    def build() -> CityView:
+        if outcomes:
+            raise outcomes.pop()
+        return view()
+
+    snapshot = Snapshot(build, 3600)
+    snapshot.start()
+    try:
+        deadline = time.monotonic() + 10
+        while snapshot.current() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        snapshot.close()
+    built = snapshot.current()
+    assert built is not None and built.view.availability.current  # not an hour later
