@@ -275,8 +275,12 @@ def check_readings_stream(out: str) -> None:
 
 
 def all_stations_judged(run: LocalRun) -> bool:
+    """Every air station has its AQI in /aqi and in what the city page shows (/city): the API
+    answers both from a snapshot rebuilt every 30 s, which may have been taken during the
+    backfill (or, before the first one, /aqi computes for the request)."""
     try:
         check_aqi(json.dumps(run.api("/aqi")))
+        check_city(json.dumps(run.api("/city")))
     except (httpx.HTTPError, AssertionError, KeyError, TypeError):
         return False
     return True
