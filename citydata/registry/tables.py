@@ -66,6 +66,7 @@ api_keys = Table(
     Column("secret_sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),  # 0004; null: never
     CheckConstraint("role IN ('read', 'operator', 'admin', 'device')", name="role"),
     CheckConstraint("(role = 'device') = (sensor_id IS NOT NULL)", name="device_sensor"),
 )
