@@ -18,6 +18,7 @@ from citydata.alerts.messages import SEVERITY
 from citydata.aqi import AQI_BANDS
 from citydata.aqi import LEVELS as AQI_LEVELS
 from citydata.kinds import Kind, Metric
+from citydata.retention import HOURLY_RP, hourly_measurement
 from citydata.traffic import LEVELS as TRAFFIC_LEVELS
 from citydata.water import STATUS_WORDS
 from dashboards.influxql import InfluxQL
@@ -45,6 +46,9 @@ UNITS = {
 # its grouping: one series per sensor, a point per interval.
 WHERE_SELECTED = '$timeFilter AND "zone" =~ /^$zone$/ AND "sensor_id" =~ /^$sensor$/'
 PER_SENSOR = 'GROUP BY time($__interval), "sensor_id"'
+# Long-term panels read the hourly series (docs/retention.md), kept for ever; Grafana never
+# asks them for buckets finer than an hour.
+HOURLY_INTERVAL = "1h"
 Targets = Sequence[cogbuilder.Builder[cogvariants.Dataquery]]
 Panel = cogbuilder.Builder[dm.Panel]
 
@@ -410,3 +414,84 @@ def alert_annotations(where: str = "") -> list[cogbuilder.Builder[dm.AnnotationQ
 def kind_alert_annotations(kind: str) -> list[cogbuilder.Builder[dm.AnnotationQuery]]:
     """A kind's board marks the alerts of that kind about the chosen sensors."""
     return alert_annotations(f'"kind" = \'{kind}\' AND "sensor_id" =~ /^$sensor$/')
+
+
+# --- long term: the hourly series ------------------------------------------------------------
+# Raw readings are kept for CITYDATA_INFLUX_RAW_RETENTION (2 years by default); each kind's
+# hourly mean, min, max and count per metric for ever (`"forever"."<kind>_1h"`, fields
+# mean_<m>, min_<m>, max_<m>, count_<m>). These queries give, per sensor and bucket, exactly what
+# the same aggregate of the raw readings gives: a mean weights each hour by its count of
+# readings, a sum is each hour's mean times its count.
+
+
+def hourly_source(kind: str) -> str:
+    """The hourly series of `kind`, a kind's name or a variable ("${kind}")."""
+    return f'"{HOURLY_RP}"."{hourly_measurement(kind)}"'
+
+
+def hourly_mean(kind: str, metric: str, name: str, where: str = WHERE_SELECTED) -> str:
+    """The mean of `metric` per interval per sensor, as the raw readings' mean."""
+    inner = (
+        f'SELECT "mean_{metric}" * "count_{metric}" AS "s", "count_{metric}" AS "c" '
+        f"FROM {hourly_source(kind)} WHERE {where}"
+    )
+    return f'SELECT sum("s") / sum("c") AS "{name}" FROM ({inner}) WHERE $timeFilter {_PER_HOURS}'
+
+
+def hourly_ratio(kind: str, numerator: str, denominator: str, name: str, scale: float = 1) -> str:
+    """sum(numerator) / (sum(denominator) / scale) per interval per sensor, as over the raw
+    readings (traffic's vehicles per minute: count over interval_s / 60)."""
+    inner = (
+        f'SELECT "mean_{numerator}" * "count_{numerator}" AS "n", '
+        f'"mean_{denominator}" * "count_{denominator}" AS "d" '
+        f"FROM {hourly_source(kind)} WHERE {WHERE_SELECTED}"
+    )
+    return (
+        f'SELECT sum("n") / (sum("d") / {scale:g}) AS "{name}" FROM ({inner}) '
+        f"WHERE $timeFilter {_PER_HOURS}"
+    )
+
+
+def hourly_extreme(kind: str, metric: str, fn: str, name: str, where: str = WHERE_SELECTED) -> str:
+    """The min or max (`fn`) of `metric` per interval per sensor, as over the raw readings."""
+    return (
+        f'SELECT {fn}("{fn}_{metric}") AS "{name}" FROM {hourly_source(kind)} WHERE {where} '
+        f"{_PER_HOURS}"
+    )
+
+
+_PER_HOURS = f"{PER_SENSOR} fill(none)"
+
+LONG_TERM = (
+    "ระยะยาว: ค่ารายชั่วโมง เก็บตลอดไป",
+    "Long term: hourly values, kept for ever",
+)
+LONG_TERM_NOTE = (
+    "From the hourly series the database keeps for ever (docs/retention.md), so a chart of "
+    "years reads one point per hour instead of every reading; the values are those of the raw "
+    "readings. Up to the last whole hour; the raw panels above show the minutes since."
+)
+
+
+def long_term_panel(name: str, targets: Targets, unit_: str) -> timeseries.Panel:
+    """A chart over the hourly series: never finer than an hour, a gap where an hour is
+    missing."""
+    return (
+        timeseries_panel(name, targets, unit_)
+        .description(LONG_TERM_NOTE)
+        .interval(HOURLY_INTERVAL)
+        .insert_nulls(2 * 3600 * 1000)
+    )
+
+
+def long_term_means(kind: Kind, skip: Sequence[str] = ()) -> list[Panel]:
+    """One long-term chart per metric of `kind` (but `skip`): the hourly mean per sensor."""
+    return [
+        long_term_panel(
+            metric_title(m),
+            [query(hourly_mean(kind.name, m.name, m.name), "A", "$tag_sensor_id")],
+            unit(m),
+        )
+        for m in kind.metrics
+        if m.name not in skip
+    ]

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from citydata import services
+from citydata import retention, services
 from citydata.alerts.evaluate import Evaluator
 from citydata.alerts.rulefile import parse_rules
 from citydata.alerts.store import AlertStore
@@ -74,6 +74,7 @@ class City:
     influx: InfluxClient
     start_ns: int
     end_ns: int
+    hourly_before_ns: int = 0  # the hourly series (citydata db init's backfill) holds hours before
 
 
 def city_settings(
@@ -175,7 +176,20 @@ def build_city(broker: services.MosquittoService, influx: InfluxClient, data_dir
     settings = city_settings(broker, influx, data_dir)
     end_s = int(time.time()) // INTERVAL_S * INTERVAL_S
     ingest(settings, influx, end_s)
-    city = City(settings, influx, (end_s - DAYS * 86_400) * _NS, end_s * _NS)
+    # As `citydata db init` after a restore or a first start on old data: the retention
+    # policies, the continuous queries and the hourly series of the readings so far.
+    now_ns = time.time_ns()
+    plan = retention.Plan(
+        settings.influx_raw_retention, retention.resample_for_hours(settings.collector_max_age_s)
+    )
+    retention.ensure(influx, plan, now_ns)
+    city = City(
+        settings,
+        influx,
+        (end_s - DAYS * 86_400) * _NS,
+        end_s * _NS,
+        now_ns // retention.HOUR_NS * retention.HOUR_NS,
+    )
     with Registry.from_settings(settings) as registry:
         deriver = Deriver(influx, registry, settings.aqi_above_200)
         backfill(deriver, city.start_ns, city.end_ns, step_s=INTERVAL_S)

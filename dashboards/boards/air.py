@@ -19,6 +19,7 @@ from citydata.aqi import LEVELS as AQI_LEVELS
 from citydata.kinds import Kind, Metric, all_kinds
 from dashboards.common import (
     DATASOURCE,
+    LONG_TERM,
     PER_SENSOR,
     WHERE_SELECTED,
     Panel,
@@ -28,6 +29,7 @@ from dashboards.common import (
     column,
     dashed,
     kind_alert_annotations,
+    long_term_means,
     mapping,
     merged,
     metric_title,
@@ -366,6 +368,7 @@ def dashboard() -> db.Dashboard:
             "Gases and weather",
             [metric_panel(m) for m in _kind().metrics if m.name not in PARTICULATES],
         ),
+        (*LONG_TERM, long_term_means(_kind())),
     ]
     for th, en, panels in sections:
         d = d.with_row(db.Row(title(th, en)))

@@ -25,10 +25,13 @@ from citydata.kinds import Kind, Metric
 from dashboards.common import (
     DATASOURCE,
     GREY,
+    LONG_TERM,
     WHERE_SELECTED,
     Panel,
     colour_by_thresholds,
     column,
+    hourly_mean,
+    long_term_panel,
     metric_title,
     new_dashboard,
     newest,
@@ -292,6 +295,23 @@ def readings() -> Panel:
     return _metric_overrides(panel)
 
 
+def long_term() -> Panel:
+    """The sensor's metric (repeated over $metric) from the hourly series."""
+    q = hourly_mean("${kind}", "${metric}", "${metric}")
+    panel = (
+        long_term_panel(
+            title("ระยะยาว", "Long term") + ": ${metric}", [query(q, "A", "$col")], "short"
+        )
+        .span(8)
+        .repeat("metric")
+        .repeat_direction("h")
+        .max_per_row(3)
+    )
+    for m in {m.name: m for kind in _kinds() for m in kind.metrics}.values():
+        panel = panel.override_by_name(m.name, column(metric_title(m), unit(m)))
+    return panel
+
+
 def dashboard() -> db.Dashboard:
     d = (
         new_dashboard(
@@ -310,6 +330,7 @@ def dashboard() -> db.Dashboard:
     sections: list[tuple[str, str, list[Panel]]] = [
         ("สถานี", "Station", [online(), last_seen(), snapshot(), deadletters()]),
         ("ค่าที่วัด", "Readings", [readings()]),
+        (*LONG_TERM, [long_term()]),
     ]
     for th, en, panels in sections:
         d = d.with_row(db.Row(title(th, en)))

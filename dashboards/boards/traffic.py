@@ -22,6 +22,7 @@ from citydata.kinds import Kind, Metric, all_kinds
 from dashboards.common import (
     DATASOURCE,
     GREY,
+    LONG_TERM,
     PER_SENSOR,
     STALE,
     TIMEZONE,
@@ -29,7 +30,10 @@ from dashboards.common import (
     Panel,
     column,
     dashed,
+    hourly_mean,
+    hourly_ratio,
     kind_alert_annotations,
+    long_term_panel,
     metric_title,
     new_dashboard,
     newest,
@@ -354,6 +358,26 @@ def hour_of_week() -> Panel:
     )
 
 
+def long_term() -> list[Panel]:
+    """Volume, speed and occupancy per detector from the hourly series."""
+    volume_q = hourly_ratio(KIND, TOTAL, "interval_s", "volume", scale=60)
+    return [
+        long_term_panel(
+            title("ปริมาณรถ รายจุด", "Volume by detector"),
+            [query(volume_q, "A", "$tag_sensor_id")],
+            VEH_PER_MIN,
+        ),
+        *(
+            long_term_panel(
+                metric_title(m),
+                [query(hourly_mean(KIND, m.name, m.name), "A", "$tag_sensor_id")],
+                unit(m),
+            )
+            for m in (_kind().by_name["speed"], _kind().by_name["occupancy"])
+        ),
+    ]
+
+
 def dashboard() -> db.Dashboard:
     d = (
         new_dashboard(
@@ -376,6 +400,7 @@ def dashboard() -> db.Dashboard:
             [volume(), speed(), occupancy()],
         ),
         ("ประเภทรถและช่วงเวลา", "Classes and hours", [class_mix(), class_volume(), hour_of_week()]),
+        (*LONG_TERM, long_term()),
     ]
     for th, en, panels in sections:
         d = d.with_row(db.Row(title(th, en)))

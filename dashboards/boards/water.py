@@ -20,6 +20,7 @@ from citydata.kinds import Kind, Metric, all_kinds
 from citydata.water import THRESHOLDS
 from dashboards.common import (
     GREY,
+    LONG_TERM,
     PER_SENSOR,
     STALE,
     WATER_COLOURS,
@@ -27,7 +28,11 @@ from dashboards.common import (
     Panel,
     column,
     dashed,
+    hourly_extreme,
+    hourly_mean,
     kind_alert_annotations,
+    long_term_means,
+    long_term_panel,
     merged,
     metric_title,
     new_dashboard,
@@ -338,6 +343,23 @@ def _js_escape(text: str) -> str:
     return re.sub(r"[\\^$.*+?()[\]{}|/]", lambda m: "\\" + m.group(0), text)
 
 
+def long_term() -> list[Panel]:
+    """The level's hourly mean and highest (floods over the years), then the mean of each
+    metric with a panel of its own above."""
+    level = _metric("level")
+    highest = hourly_extreme(KIND, "level", "max", "max")
+    level_panel = long_term_panel(
+        title("ระดับน้ำ เฉลี่ยและสูงสุด", "Level, mean and highest"),
+        [
+            query(hourly_mean(KIND, "level", "mean"), "A", "$tag_sensor_id"),
+            query(highest, "B", "$tag_sensor_id " + title("สูงสุด", "highest")),
+        ],
+        unit(level, datum=True),
+    ).override_by_query("B", dashed())
+    others = [m.name for m in _kind().metrics if m.name not in TOPICS or m.name == "level"]
+    return [level_panel, *long_term_means(_kind(), skip=others)]
+
+
 def dashboard() -> db.Dashboard:
     d = (
         new_dashboard(
@@ -362,6 +384,7 @@ def dashboard() -> db.Dashboard:
             "Water quality",
             [dissolved_oxygen(), ph(), turbidity(), other_metrics()],
         ),
+        (*LONG_TERM, long_term()),
     ]
     for th, en, panels in sections:
         d = d.with_row(db.Row(title(th, en)))

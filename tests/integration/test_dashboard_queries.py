@@ -16,7 +16,11 @@ import pytest
 
 from citydata.alerts.evaluate import MEASUREMENT as ALERTS
 from citydata.influx import InfluxClient
+from citydata.kinds import all_kinds
+from citydata.retention import HOUR_NS
+from dashboards.boards.traffic import TOTAL
 from dashboards.build import build_all
+from dashboards.common import hourly_extreme, hourly_mean, hourly_ratio
 from tests.city import FIRING_RULES, RESOLVED_RULES, City
 from tests.grafana import Target, duration_ns, panels, resolve, targets, variables
 from tests.grafana import expand as grafana_expand
@@ -193,3 +197,59 @@ def test_nothing_firing_is_the_no_alerts_message_not_an_error(
     assert influx.query(q) == []
     (panel,) = [p for p in panels(MODELS["overview"]) if p["title"].endswith("Firing alerts")]
     assert panel["fieldConfig"]["defaults"]["noValue"] == "ไม่มีการแจ้งเตือน · No alerts firing"
+
+
+# --- long term: the hourly series give what the raw readings give ----------------------------
+
+
+def _by_series(influx: InfluxClient, q: str) -> dict[tuple[tuple[str, str], ...], list[Any]]:
+    return {tuple(sorted((s.tags or {}).items())): s.values for s in influx.query(q)}
+
+
+def _same(raw: dict[Any, list[Any]], hourly: dict[Any, list[Any]]) -> int:
+    """The values compared; fails on any difference beyond float rounding."""
+    assert raw.keys() == hourly.keys()
+    compared = 0
+    for key, rows in raw.items():
+        assert [t for t, _ in rows] == [t for t, _ in hourly[key]], key
+        for (t, a), (_, b) in zip(rows, hourly[key], strict=True):
+            assert b == pytest.approx(a, rel=1e-9, abs=1e-9), (key, t)
+            compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("kind", sorted(all_kinds()))
+@pytest.mark.parametrize("every", ["1h", "1d"])
+def test_the_long_term_queries_give_what_the_raw_readings_give(
+    kind: str, every: str, city: City, resolved: dict[str, dict[str, list[str]]]
+) -> None:
+    """For every metric of the kind, over whole hours both hold: the long-term panels' mean,
+    min and max from the hourly series equal the raw readings' own, bucket by bucket."""
+    start = (city.start_ns // HOUR_NS + 1) * HOUR_NS
+    window = f"time >= {start} AND time < {city.hourly_before_ns}"
+
+    def run(q: str) -> dict[tuple[tuple[str, str], ...], list[Any]]:
+        return _by_series(city.influx, grafana_expand(q, resolved[kind], window, every))
+
+    compared = 0
+    for m in all_kinds()[kind].metrics:
+        raw = f'FROM "{kind}" WHERE $timeFilter GROUP BY time($__interval), "sensor_id" fill(none)'
+        compared += _same(
+            run(f'SELECT mean("{m.name}") {raw}'), run(hourly_mean(kind, m.name, "x"))
+        )
+        for fn in ("min", "max"):
+            hourly = hourly_extreme(kind, m.name, fn, "x")
+            compared += _same(run(f'SELECT {fn}("{m.name}") {raw}'), run(hourly))
+    if kind == "traffic":  # vehicles per minute
+        raw_volume = (
+            f'SELECT sum("{TOTAL}") / (sum("interval_s") / 60) FROM "traffic" WHERE $timeFilter '
+            'GROUP BY time($__interval), "sensor_id" fill(none)'
+        )
+        hourly_volume = hourly_ratio(kind, TOTAL, "interval_s", "x", scale=60)
+        compared += _same(run(raw_volume), run(hourly_volume))
+    assert compared > 50  # the city holds two days of each kind
+
+
+def test_each_kind_board_and_the_sensor_board_chart_the_hourly_series() -> None:
+    hourly = {t.dashboard for t in TARGETS if '"forever".' in t.query}
+    assert hourly == {*all_kinds(), "sensor"}, hourly
