@@ -1,4 +1,6 @@
-"""The app factory: `create_app(settings)` wires the routers, problems and shared clients.
+"""The app factory: `create_app(settings)` wires the routers, problems, shared clients and the
+hardening (security headers, body size limit, failed-authentication limit: api/hardening.py,
+api/failures.py).
 
 Every module in api/routers that defines `router` is included: a new resource is one module.
 """
@@ -21,6 +23,8 @@ import api.routers
 from api import problems
 from api.auth import require_read
 from api.deps import single_values
+from api.failures import AuthFailures
+from api.hardening import BodyLimit, SecurityHeaders
 from api.publisher import Publisher
 from api.routers.city import Pages
 from api.snapshot import Snapshot
@@ -83,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.latest_cache = LatestCache(settings.api_latest_cache_s)
     app.state.snapshot = None
     app.state.pages = Pages(settings)
+    app.state.auth_failures = AuthFailures(settings.api_auth_failures_per_minute)
     problems.install(app)
     if settings.api_cors_origins:
         app.add_middleware(
@@ -93,6 +98,8 @@ def create_app(settings: Settings) -> FastAPI:
             expose_headers=["Content-Disposition"],
             max_age=3600,
         )
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: on every answer
     included = routers()
     for router in included:
         app.include_router(router)
@@ -106,10 +113,10 @@ def _uses(dependant: Dependant, call: object) -> bool:
 
 def _document_access(app: FastAPI, included: list[APIRouter], *, anonymous_read: bool) -> None:
     """Complete the OpenAPI schema with what the access dependencies do: routes that take a key
-    answer 401 and 403 problems, and reading routes' keys are optional (an empty security
-    requirement) when anonymous reading is on."""
+    answer 401, 403 and (too many failed keys from one address) 429 problems, and reading
+    routes' keys are optional (an empty security requirement) when anonymous reading is on."""
     generate = app.openapi
-    answers = problems.problem_responses(401, 403)
+    answers = problems.problem_responses(401, 403, 429)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -121,7 +128,7 @@ def _document_access(app: FastAPI, included: list[APIRouter], *, anonymous_read:
                     operation = schema["paths"][route.path_format][method.lower()]
                     if not operation.get("security"):
                         continue
-                    for status in (401, 403):
+                    for status in (401, 403, 429):
                         operation["responses"].setdefault(
                             str(status),
                             {

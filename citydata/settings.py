@@ -12,6 +12,7 @@ that later run with another working directory get paths that still mean the same
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -67,6 +68,20 @@ class Settings(BaseModel):
         "its messages) while it is disconnected, seconds; 0 for a clean session.",
     )
     mqtt_keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive, seconds.")
+    mqtt_ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) that sign the broker's certificate, for mqtts:// "
+        "(ca.crt of `citydata broker cert`); unset: the system's. The broker's host name is "
+        "always checked.",
+    )
+    mqtt_client_cert: Path | None = Field(
+        None,
+        description="Client certificate (PEM) shown to a broker that requires one, for mqtts://; "
+        "set with CITYDATA_MQTT_CLIENT_KEY.",
+    )
+    mqtt_client_key: Path | None = Field(
+        None, description="The private key (PEM, unencrypted) of CITYDATA_MQTT_CLIENT_CERT."
+    )
     influx_url: str = Field("http://localhost:8086", description="InfluxDB base URL (1.x API).")
     influx_db: str = Field("citydata", min_length=1, description="InfluxDB database (bucket).")
     influx_token: SecretStr | None = Field(None, description="InfluxDB 2.x/3 API token.")
@@ -126,6 +141,14 @@ class Settings(BaseModel):
     collector_max_age_s: float = Field(
         400 * 86_400.0, gt=0, description="Readings older than this are rejected, seconds."
     )
+    collector_max_payload_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=268_435_455,
+        description="Largest MQTT payload the collector decodes, bytes; a larger one is "
+        "dead-lettered (too_large) with its first KiB, size and SHA-256. Keep the broker's "
+        "message_size_limit a little above it.",
+    )
     routes: list[Route] = Field(
         default_factory=lambda: [NATIVE],
         min_length=1,
@@ -154,6 +177,26 @@ class Settings(BaseModel):
         default_factory=list,
         description="Web origins allowed to call the API from a browser, comma-separated "
         "(https://data.example.go.th); '*' allows any. Empty: no CORS headers.",
+    )
+    api_auth_failures_per_minute: int = Field(
+        10,
+        ge=1,
+        le=100_000,
+        description="Failed authentications (missing, malformed, unknown, revoked or expired "
+        "key) one source address may make per minute; past them it is answered 429 with "
+        "Retry-After until the oldest leaves the minute.",
+    )
+    api_forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed, comma-separated (127.0.0.1); empty: none, the peer address is the source.",
+    )
+    api_hsts_max_age_s: int = Field(
+        0,
+        ge=0,
+        le=2 * 365 * 86_400,
+        description="Strict-Transport-Security max-age on every answer, seconds (31536000: a "
+        "year); only when the API is served over HTTPS (behind a TLS proxy). 0: no header.",
     )
 
     api_snapshot_s: float = Field(
@@ -229,6 +272,22 @@ class Settings(BaseModel):
         10.0, gt=0, le=120, description="Timeout of one delivery attempt, seconds."
     )
 
+    broker_password_file: Path = Field(
+        Path("/etc/mosquitto/passwd"),
+        description="Mosquitto's password_file, which `citydata broker sync` writes from the "
+        "registry's MQTT credentials.",
+    )
+    broker_acl_file: Path = Field(
+        Path("/etc/mosquitto/acl"),
+        description="Mosquitto's acl_file, which `citydata broker sync` writes from the "
+        "registry's MQTT credentials, sensors and routes.",
+    )
+    broker_pid_file: Path = Field(
+        Path("/run/mosquitto/mosquitto.pid"),
+        description="Mosquitto's pid_file: `citydata broker sync` sends that process SIGHUP so "
+        "it rereads the password file and ACL.",
+    )
+
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
@@ -282,7 +341,7 @@ class Settings(BaseModel):
         _ = parts.port
         return value
 
-    @field_validator("api_cors_origins", mode="before")
+    @field_validator("api_cors_origins", "api_forwarded_allow_ips", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -295,6 +354,16 @@ class Settings(BaseModel):
         for origin in value:
             if origin != "*" and (not is_http_url(origin) or urlsplit(origin).path):
                 raise ValueError(f"{origin!r} is not an origin like https://host[:port] or '*'")
+        return value
+
+    @field_validator("api_forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address or network") from None
         return value
 
     @field_validator("mqtt_share_group")
@@ -350,7 +419,8 @@ def _hide_password(url: str) -> str:
 
 _SECRETS = {"influx_token", "influx_password", "alerts_line_token", "alerts_webhook_secret"}
 _JSON_SETTINGS = {"routes"}  # structured: JSON in the environment, tables in the file
-_LIST_SETTINGS = {"api_cors_origins"}  # comma-separated in the environment, arrays in the file
+# comma-separated in the environment, arrays in the file
+_LIST_SETTINGS = {"api_cors_origins", "api_forwarded_allow_ips"}
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):[^@/\s]*@")
 
 
@@ -446,8 +516,34 @@ def _absolute_paths(settings: Settings, cwd: Path) -> Settings:
             "registry_url": _absolute_sqlite_url(settings.registry_url, cwd),
             "alerts_rules_file": _maybe_absolute(settings.alerts_rules_file, cwd),
             "alerts_smtp_ca_file": _maybe_absolute(settings.alerts_smtp_ca_file, cwd),
+            **{name: absolute_path(getattr(settings, name), cwd) for name in _BROKER_FILES},
+            **{name: _maybe_absolute(getattr(settings, name), cwd) for name in _MQTT_TLS_FILES},
         }
     )
+
+
+_MQTT_TLS_FILES = ("mqtt_ca_file", "mqtt_client_cert", "mqtt_client_key")
+_BROKER_FILES = ("broker_password_file", "broker_acl_file", "broker_pid_file")
+
+
+def _mqtt_tls_problems(settings: Settings) -> list[str]:
+    """The MQTT TLS files must exist, come for an mqtts:// URL (never silently unused, which
+    would send the connection in clear) and the client certificate with its key."""
+    problems: list[str] = []
+    given = [name for name in _MQTT_TLS_FILES if getattr(settings, name) is not None]
+    for name in given:
+        path: Path = getattr(settings, name)
+        if not path.is_file():
+            why = "not a file" if path.exists() else "no such file"
+            problems.append(f"{_where((name,))}: {why}: {path}")
+    if given and urlsplit(settings.mqtt_url).scheme != "mqtts":
+        names = ", ".join(_where((name,)) for name in given)
+        problems.append(f"{names}: TLS files for a plain mqtt:// CITYDATA_MQTT_URL; use mqtts://")
+    if (settings.mqtt_client_cert is None) != (settings.mqtt_client_key is None):
+        problems.append(
+            "CITYDATA_MQTT_CLIENT_CERT and CITYDATA_MQTT_CLIENT_KEY: give both or neither"
+        )
+    return problems
 
 
 def load_settings(
@@ -477,4 +573,8 @@ def load_settings(
     if problems:
         raise ConfigError(problems)
     assert settings is not None
-    return _absolute_paths(settings, cwd)
+    settings = _absolute_paths(settings, cwd)
+    problems = _mqtt_tls_problems(settings)  # files: once their paths are absolute
+    if problems:
+        raise ConfigError(problems)
+    return settings

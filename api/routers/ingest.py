@@ -12,8 +12,9 @@ default route `sensors/#`, a native post for air-1 goes to `sensors/air/air-1`, 
 route `luftdaten/+` a Sensor.Community post goes to `luftdaten/esp8266-15225252`.
 
 Statuses: 202 published; 401 no key or a bad one; 403 a key that may not post for this sensor;
-404 unknown format; 413 body over 256 KiB; 422 a bad body, sensor or kind, or no route for the
-format (listed in `errors`); 503 with Retry-After when the broker is not connected, has no
+404 unknown format; 413 body over 256 KiB; 422 a bad body (JSON nested deeper than
+MAX_JSON_DEPTH levels among them), sensor or kind, or no route for the format (listed in
+`errors`); 503 with Retry-After when the broker is not connected, has no
 subscriber for the topic, or does not acknowledge in time: send it again. (After a timeout the
 broker may still get the message once it answers; it then carries its first receive time, so
 only the device's resend can add a second point. Delivery is at least once, as over MQTT.)
@@ -26,6 +27,7 @@ import time
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +48,7 @@ from citydata.validate import Validator
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 
 MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 16  # the deepest payload of any format (a TTN uplink) nests 6 levels
 RETRY_AFTER_S = 10
 _VALID_ID = re.compile(SENSOR_ID_PATTERN)
 _BODY_DOC: dict[str, Any] = {
@@ -203,6 +206,37 @@ def _route(settings: Settings, fmt: str, sensor_id: str, kind: str | None) -> tu
     )
 
 
+def json_depth(value: object, limit: int) -> int:
+    """How deep `value` (parsed JSON) nests, counted up to `limit` + 1 (then it stops)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend(
+            (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+        )
+    return deepest
+
+
+def _check_depth(body: bytes) -> None:
+    """422 for a JSON body nested deeper than MAX_JSON_DEPTH; a body that is not JSON is left
+    to its decoder."""
+    if body.lstrip()[:1] not in (b"{", b"["):
+        return
+    try:
+        data = orjson.loads(body)  # it refuses nesting past 1024 levels itself
+    except orjson.JSONDecodeError:
+        return
+    if json_depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        invalid_input(
+            ("body",), f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "json_too_deep"
+        )
+
+
 def _decode(route: Route, topic: str, body: bytes, received_ns: int) -> list[RawReading]:
     try:
         return all_decoders()[route.format](Message(topic, body, received_ns), route)
@@ -291,6 +325,7 @@ def ingest(
     assert key is not None  # DeviceAccess lets no anonymous caller through
     claimed = _claimed_sensor(key, x_sensor)
     route, topic = _route(settings, fmt, claimed, _kind(registry, claimed, kind))
+    _check_depth(body)
     raws = _decode(route, topic, body, received_ns)
     _check_owner(key, claimed, raws)
     ignored = _validate(raws, route, settings, received_ns)

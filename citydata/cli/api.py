@@ -33,7 +33,14 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
+    proxies = settings.api_forwarded_allow_ips  # empty: no forwarded header is believed
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level=settings.log_level.lower()
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        server_header=False,
     )
     return 0

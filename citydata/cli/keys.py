@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from citydata.cli.sensors import REGISTRY_HELP
 from citydata.registry.errors import RegistryError
-from citydata.registry.keys import ApiKey, Role
+from citydata.registry.keys import ApiKey, Role, parse_expiry
 
 if TYPE_CHECKING:
     from citydata.cli._common import Subparsers
@@ -20,6 +21,8 @@ ROLES_HELP = """roles: read (GET routes; needed only when CITYDATA_API_ANONYMOUS
 operator (also sensor changes, dead letters and replay, collector health), admin (everything),
 device (POST /ingest for its one sensor, given with --sensor). Keys are stored as a SHA-256 hash:
 the key is printed once, at creation, and cannot be shown again; revoke and create a new one.
+A key given --expires stops working then (401, saying it expired); rotate it by creating the
+next key before that and revoking the old one once its holder switched.
 Send it as `X-API-Key: KEY` or `Authorization: Bearer KEY` (devices: HTTP Basic, user = sensor id,
 password = KEY)."""
 
@@ -44,6 +47,12 @@ def add_commands(subparsers: Subparsers) -> None:
     c.add_argument("--role", required=True, choices=[r.value for r in Role], help="what it may do")
     c.add_argument("--name", required=True, help="who or what holds it, e.g. 'dashboard server'")
     c.add_argument("--sensor", metavar="ID", help="the sensor a device key posts for")
+    c.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help="when it stops working: a span from now (90d, 12h, 26w), a date (2027-06-30, "
+        "from 00:00 UTC) or an RFC 3339 time; default never",
+    )
     c.set_defaults(func=cmd_create)
     ls = sub.add_parser("list", help="list keys (never their secrets)")
     ls.add_argument("--all", action="store_true", help="include revoked keys")
@@ -63,11 +72,19 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     from citydata.registry.store import Registry
 
     try:
+        expires_at = parse_expiry(args.expires, datetime.now(UTC)) if args.expires else None
+    except ValueError as exc:
+        return _fail(f"--expires: {exc}")
+    try:
         with Registry.from_settings(settings) as registry:
-            key, token = registry.create_key(args.name, Role(args.role), args.sensor)
+            key, token = registry.create_key(args.name, Role(args.role), args.sensor, expires_at)
     except RegistryError as exc:
         return _fail(str(exc))
-    print(f"created key {key.id} ({key.role}) for {key.name!r}; store it now:", file=sys.stderr)
+    until = f", expires {_when(key.expires_at)}" if key.expires_at else ""
+    print(
+        f"created key {key.id} ({key.role}{until}) for {key.name!r}; store it now:",
+        file=sys.stderr,
+    )
     print(token)
     return 0
 
@@ -99,16 +116,28 @@ def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def table(found: list[ApiKey]) -> str:
-    rows = [("ID", "ROLE", "SENSOR", "CREATED (UTC)", "REVOKED", "NAME")]
+def _when(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _expiry(key: ApiKey, now: datetime) -> str:
+    if key.expires_at is None:
+        return "never"
+    return _when(key.expires_at) + (" (expired)" if key.expired(now) else "")
+
+
+def table(found: list[ApiKey], now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    rows = [("ID", "ROLE", "SENSOR", "CREATED (UTC)", "EXPIRES (UTC)", "REVOKED", "NAME")]
     for k in found:
         rows.append(
             (
                 k.id,
                 k.role.value,
                 k.sensor_id or "-",
-                k.created_at.strftime("%Y-%m-%d %H:%M"),
-                k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else "-",
+                _when(k.created_at),
+                _expiry(k, now),
+                _when(k.revoked_at) if k.revoked_at else "-",
                 k.name,
             )
         )

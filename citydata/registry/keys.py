@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -30,6 +30,26 @@ class Role(StrEnum):
     device = "device"
 
 
+class Refusal(StrEnum):
+    """Why a presented key grants nothing."""
+
+    malformed = "malformed"
+    unknown = "unknown"  # no such id, or the wrong secret for it
+    revoked = "revoked"
+    expired = "expired"
+
+
+class KeyRefused(Exception):
+    """A key that grants nothing: why, and its id when it has the shape of a key (never the
+    secret, so this is safe to log and to answer with)."""
+
+    def __init__(
+        self, reason: Refusal, key_id: str | None = None, expires_at: datetime | None = None
+    ) -> None:
+        self.reason, self.key_id, self.expires_at = reason, key_id, expires_at
+        super().__init__(f"API key {key_id or '(malformed)'}: {reason}")
+
+
 RANK = {Role.read: 1, Role.operator: 2, Role.admin: 3, Role.device: 0}
 
 
@@ -44,8 +64,9 @@ class ApiKey(BaseModel):
     sensor_id: str | None = None
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # None: never
 
-    @field_validator("created_at", "revoked_at")
+    @field_validator("created_at", "revoked_at", "expires_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         # SQLite hands back naive datetimes; they were written in UTC.
@@ -54,6 +75,9 @@ class ApiKey(BaseModel):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
     def allows(self, role: Role) -> bool:
         """True when this key's role is `role` or above it (device keys only allow device)."""
@@ -81,3 +105,39 @@ def split(token: str) -> tuple[str, str] | None:
 
 def matches(secret: str, stored_sha256: str) -> bool:
     return hmac.compare_digest(digest(secret), stored_sha256)
+
+
+def key_id_of(token: str) -> str | None:
+    """The id part of a key that has the shape of one (safe to log: the id is not secret)."""
+    parts = split(token)
+    return parts[0] if parts else None
+
+
+_SPAN = re.compile(r"^([1-9][0-9]{0,4})([hdw])$")
+_UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+
+
+def parse_expiry(text: str, now: datetime) -> datetime:
+    """When a key given `--expires TEXT` at `now` stops working: a span from now (`12h`,
+    `90d`, `26w`), a date (`2027-06-30`: from 00:00 UTC that day) or an RFC 3339 time with a
+    zone. ValueError when it is none of these or not in the future."""
+    text = text.strip()
+    if match := _SPAN.match(text):
+        at = now + timedelta(hours=int(match.group(1)) * _UNIT_HOURS[match.group(2)])
+    else:
+        try:
+            at = (
+                datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+                if len(text) == 10
+                else datetime.fromisoformat(text)
+            )
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a span (90d, 12h, 26w), a date (2027-06-30) or an RFC 3339 "
+                "time with a zone"
+            ) from None
+        if at.tzinfo is None:
+            raise ValueError(f"{text!r} has no time zone (add Z or +07:00)")
+    if at <= now:
+        raise ValueError(f"{text!r} is not in the future")
+    return at.astimezone(UTC)

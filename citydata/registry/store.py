@@ -207,17 +207,32 @@ class Registry:
         with self._transaction() as conn:
             return {row.id: _sensor(row) for row in conn.execute(sa.select(sensors))}
 
-    def create_key(self, name: str, role: Role, sensor_id: str | None = None) -> tuple[ApiKey, str]:
+    def create_key(
+        self,
+        name: str,
+        role: Role,
+        sensor_id: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[ApiKey, str]:
         """A new API key: (what is stored, the key itself, shown this once and never again).
-        Device keys speak for one registered sensor; other roles for none."""
+        Device keys speak for one registered sensor; other roles for none. `expires_at`: when
+        it stops working (None: never)."""
         role = Role(role)
         if (role is Role.device) != (sensor_id is not None):
             raise RegistryError("a device key needs a sensor id, and only a device key takes one")
         if not name.strip():
             raise RegistryError("a key needs a name saying who or what holds it")
         key_id, token, hashed = keys.new_secret()
+        now = self._clock()
+        if expires_at is not None and expires_at <= now:
+            raise RegistryError(f"the expiry {expires_at.isoformat()} is not in the future")
         stored = ApiKey(
-            id=key_id, name=name.strip(), role=role, sensor_id=sensor_id, created_at=self._clock()
+            id=key_id,
+            name=name.strip(),
+            role=role,
+            sensor_id=sensor_id,
+            created_at=now,
+            expires_at=expires_at,
         )
         with self._transaction() as conn:
             if sensor_id is not None and _fetch(conn, sensor_id) is None:
@@ -250,18 +265,29 @@ class Registry:
         return key
 
     def authenticate(self, token: str) -> ApiKey | None:
-        """The active key `token` is, or None (malformed, unknown, wrong secret, revoked)."""
+        """The key `token` is while it grants access, else None (see verify_key)."""
+        try:
+            return self.verify_key(token)
+        except keys.KeyRefused:
+            return None
+
+    def verify_key(self, token: str) -> ApiKey:
+        """The key `token` is, if it grants access now; KeyRefused saying why not (malformed,
+        unknown or wrong secret, revoked, expired)."""
         parts = keys.split(token)
         if parts is None:
-            return None
+            raise keys.KeyRefused(keys.Refusal.malformed)
         key_id, secret = parts
         with self._transaction() as conn:
             row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
-        if row is None or row.revoked_at is not None:
-            return None
-        if not keys.matches(secret, row.secret_sha256):
-            return None
-        return ApiKey.model_validate(dict(row._mapping))
+        if row is None or not keys.matches(secret, row.secret_sha256):
+            raise keys.KeyRefused(keys.Refusal.unknown, key_id)
+        key = ApiKey.model_validate(dict(row._mapping))
+        if key.revoked_at is not None:
+            raise keys.KeyRefused(keys.Refusal.revoked, key_id)
+        if key.expired(self._clock()):
+            raise keys.KeyRefused(keys.Refusal.expired, key_id, key.expires_at)
+        return key
 
     def _stamped(self, sensor: Sensor, created: datetime | None) -> Sensor:
         now = self._clock()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from citydata.cli import main
-from citydata.registry import Registry
+from citydata.cli.keys import table
+from citydata.registry import Registry, Role, registry_url
+from citydata.registry.keys import KeyRefused, Refusal, parse_expiry
 from citydata.settings import load_settings
 
 
@@ -59,3 +62,78 @@ def test_errors_are_reported_with_exit_status_1(
     with pytest.raises(SystemExit) as exc:
         main(["keys", "create", "--role", "root", "--name", "x"])
     assert exc.value.code == 2
+
+
+def test_a_key_created_with_expires_stops_working_then_and_list_shows_when(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "create", "--role", "read", "--name", "term", "--expires", "90d"]) == 0
+    out, err = capsys.readouterr()
+    token = out.strip()
+    with Registry.from_settings(load_settings()) as registry:
+        key = registry.verify_key(token)
+    assert key.expires_at is not None
+    days = (key.expires_at - key.created_at) / timedelta(days=1)
+    assert days == pytest.approx(90, abs=1e-3)
+    assert f"expires {key.expires_at:%Y-%m-%d %H:%M}" in err
+
+    audit = ["keys", "create", "--role", "admin", "--name", "audit", "--expires", "2099-06-30"]
+    assert main(audit) == 0
+    capsys.readouterr()
+    assert main(["keys", "list", "--format", "json"]) == 0
+    listed = {k["name"]: k["expires_at"] for k in json.loads(capsys.readouterr().out)}
+    assert listed["audit"] == "2099-06-30T00:00:00Z"
+    assert main(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "EXPIRES (UTC)" in listing and "2099-06-30 00:00" in listing
+
+    # A clock past the expiry: the same key is refused as expired, and listed so.
+    later = key.expires_at + timedelta(seconds=1)
+    url = registry_url(load_settings())
+    with Registry.open(url, clock=lambda: later) as registry:
+        with pytest.raises(KeyRefused) as refused:
+            registry.verify_key(token)
+        assert registry.authenticate(token) is None
+    assert refused.value.reason is Refusal.expired and refused.value.key_id == key.id
+    assert token.split("_", 2)[2] not in str(refused.value)
+    assert "(expired)" in table([key], now=later)
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("soon", "is not a span"),
+        ("2020-01-01", "not in the future"),
+        ("2099-01-01T00:00:00", "no time zone"),
+        ("0d", "is not a span"),
+    ],
+)
+def test_a_bad_expiry_is_refused_before_any_key_exists(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], given: str, problem: str
+) -> None:
+    assert main(["keys", "create", "--role", "read", "--name", "x", "--expires", given]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citydata keys: --expires:") and problem in err
+    assert main(["keys", "list", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_parse_expiry_forms() -> None:
+    now = datetime(2026, 1, 31, 7, 0, tzinfo=UTC)
+    assert parse_expiry("12h", now) == now + timedelta(hours=12)
+    assert parse_expiry("2w", now) == now + timedelta(days=14)
+    assert parse_expiry("2027-06-30T12:00:00+07:00", now) == datetime(2027, 6, 30, 5, tzinfo=UTC)
+
+
+def test_a_wrong_secret_or_revoked_key_is_refused_with_its_reason(data_dir: Path) -> None:
+    with Registry.from_settings(load_settings()) as registry:
+        key, token = registry.create_key("ops", Role.operator)
+        wrong = token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
+        for presented, reason in [("nonsense", Refusal.malformed), (wrong, Refusal.unknown)]:
+            with pytest.raises(KeyRefused) as refused:
+                registry.verify_key(presented)
+            assert refused.value.reason is reason
+        registry.revoke_key(key.id)
+        with pytest.raises(KeyRefused) as refused:
+            registry.verify_key(token)
+        assert refused.value.reason is Refusal.revoked and refused.value.key_id == key.id
