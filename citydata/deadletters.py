@@ -2,6 +2,8 @@
 
 Each record (`DeadLetter`) holds the receive time, topic, reason code, every problem found, and
 the raw payload (text when it is UTF-8, else base64), so a message can be inspected and replayed.
+A payload over the size limit (`too_large`) is not kept whole: its record holds the first
+`KEPT_BYTES` of it with its `size` and `sha256`, and is not replayable.
 A record's id (`record_id`) is a hash of its content: it survives other records leaving the
 file, and a replayed message that fails again (same receive time) comes back under the same id.
 """
@@ -18,7 +20,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from citydata.decoders import Message, Problem
 
@@ -33,6 +35,43 @@ class DeadLetter(TypedDict):
     errors: list[str]  # every problem, "reason: detail"
     payload: str
     payload_encoding: Literal["utf-8", "base64"]
+    size: NotRequired[int]  # only for a cut payload (too_large): its whole size in bytes,
+    sha256: NotRequired[str]  # and its SHA-256 (hex); `payload` holds its beginning
+
+
+KEPT_BYTES = 1024  # what a dead letter keeps of a payload over the size limit
+Cut = tuple[int, str]
+"""What a too-large payload's dead letter keeps besides its beginning: size, SHA-256 (hex)."""
+
+
+def cut(payload: bytes | bytearray, limit: int) -> tuple[bytes, Cut | None]:
+    """`payload` (as bytes) and None when it holds at most `limit` bytes; else its first
+    KEPT_BYTES (less up to 3, so as not to split a UTF-8 character) and its size and SHA-256.
+    A payload over the limit is read in place: nothing is copied but the beginning."""
+    if len(payload) <= limit:
+        return bytes(payload), None  # bytes: the same object, not a copy
+    digest = hashlib.sha256(payload).hexdigest()
+    head = bytes(payload[:KEPT_BYTES])
+    for trim in range(1, 4):
+        try:
+            head.decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            head = bytes(payload[: KEPT_BYTES - trim])
+    return head, (len(payload), digest)
+
+
+def too_large(message: Message, cut: Cut, limit: int) -> DeadLetter:
+    """The dead letter of a message whose payload was cut: `message.payload` is its beginning."""
+    size, digest = cut
+    problem = Problem(
+        "too_large",
+        f"payload of {size} bytes is over the limit of {limit} "
+        f"(CITYDATA_COLLECTOR_MAX_PAYLOAD_BYTES); its first {len(message.payload)} bytes kept",
+    )
+    rec = record(message, [problem])
+    rec["size"], rec["sha256"] = size, digest
+    return rec
 
 
 def record(message: Message, problems: list[Problem]) -> DeadLetter:

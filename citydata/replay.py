@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from citydata.deadletters import DeadLetter, DeadLetterStore
-from citydata.mqtt import close, connect, make_client, received_properties, refused
+from citydata.mqtt import TLSFiles, close, connect, make_client, received_properties, refused
 from citydata.settings import Settings
 
 
@@ -26,15 +26,18 @@ def payload_of(record: DeadLetter) -> bytes:
 
 
 def replayable(record: DeadLetter) -> bool:
-    """Records of MQTT messages; points InfluxDB refused (no topic) cannot be republished."""
-    return bool(record.get("topic"))
+    """Records of MQTT messages; points InfluxDB refused (no topic) cannot be republished, nor
+    payloads over the size limit (only their beginning was kept: `sha256`)."""
+    return bool(record.get("topic")) and "sha256" not in record
 
 
 def replay(settings: Settings, wanted: Callable[[DeadLetter], bool], timeout: float = 60.0) -> int:
     """Publish every replayable dead letter `wanted` selects at QoS 1 and, once the broker has
     acknowledged them, move them to deadletter/replayed/. Returns how many."""
     store = DeadLetterStore(settings.data_dir)
-    client, host, port = make_client(settings.mqtt_url, f"citydata-replay-{uuid.uuid4().hex[:8]}")
+    client, host, port = make_client(
+        settings.mqtt_url, f"citydata-replay-{uuid.uuid4().hex[:8]}", tls=TLSFiles.of(settings)
+    )
     acked: set[int] = set()
     turned_away: set[int] = set()
 

@@ -20,6 +20,9 @@ class Stats:
     written: int = 0  # readings stored in InfluxDB (writer thread)
     dead_lettered: int = 0  # messages dead-lettered (pipeline thread)
     unknown_fields: int = 0  # metric values dropped for an unknown name (pipeline thread)
+    # Messages whose payload spoke for another sensor than their topic (pipeline thread): of
+    # the dead letters, the one an operator must hear of at once (a spoofing attempt).
+    identity_mismatch: int = 0
     write_errors: int = 0  # failed write attempts (writer thread)
     rejected: int = 0  # points InfluxDB refused, dead-lettered (writer thread)
     influx_alarm: int = 0  # 1 while InfluxDB refuses our credentials (writer thread)
@@ -62,6 +65,8 @@ class Stats:
         """The pipeline dead-lettered a message: a counter and a dict entry, nothing more."""
         self.dead_lettered += 1
         self.dead_by_reason[reason] = self.dead_by_reason.get(reason, 0) + 1
+        if reason == "identity_mismatch":
+            self.identity_mismatch += 1
 
     def reject(self, reason: str) -> None:
         """The writer dead-lettered a point InfluxDB refused."""
@@ -102,6 +107,7 @@ class HealthReporter:
             "written": stats.written,
             "dead_lettered": stats.dead_lettered,
             "unknown_fields": stats.unknown_fields,
+            "identity_mismatch": stats.identity_mismatch,
             "acked": stats.acked,
             "write_errors": stats.write_errors,
             "rejected": stats.rejected,

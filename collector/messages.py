@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from citydata.deadletters import Cut
 from collector.health import Stats
 
-Item = tuple[str, bytes, int, int, int, int, int]
+Item = tuple[str, bytes, int, int, int, int, int, Cut | None]
 """One MQTT message: topic, payload, received_ns, mid, qos, generation (of the connection),
-arrived_ns. received_ns is when the reading was first received (a replayed dead letter or a post
-to the API carries it), arrived_ns when this collector got the message: the lag starts there."""
+arrived_ns, cut. received_ns is when the reading was first received (a replayed dead letter or a
+post to the API carries it), arrived_ns when this collector got the message: the lag starts
+there. cut is None, or for a payload over the size limit its size and SHA-256: the payload is
+then only its beginning (citydata.deadletters.cut)."""
 
 Ack = tuple[int, int]
 """One durable message to acknowledge: mid, generation."""

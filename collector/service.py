@@ -31,7 +31,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from citydata.mqtt import RECEIVED_PROPERTY, ack_many, close, make_client
+from citydata import deadletters
+from citydata.mqtt import RECEIVED_PROPERTY, TLSFiles, ack_many, close, make_client
 from citydata.settings import Settings
 from collector import worker
 from collector.health import Stats
@@ -86,7 +87,10 @@ class Collector:
         self._shipper = threading.Thread(target=self._ship, name="shipper", daemon=True)
         self._acker = threading.Thread(target=self._ack, name="acker", daemon=True)
         self.client, self._host, self._port = make_client(
-            settings.mqtt_url, settings.mqtt_client_id, manual_ack=True
+            settings.mqtt_url,
+            settings.mqtt_client_id,
+            manual_ack=True,
+            tls=TLSFiles.of(settings),
         )
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
@@ -101,15 +105,19 @@ class Collector:
             return
         self.stats.received += 1
         now = time.time_ns()
+        # Over the size limit, only the beginning goes on (with the size and hash): the deque,
+        # the pipe and the worker never hold a second copy of a payload that large.
+        payload, cut = deadletters.cut(msg.payload, self.settings.collector_max_payload_bytes)
         self._inbox.append(
             (
                 msg.topic,
-                bytes(msg.payload),
+                payload,
                 _received_ns(msg, now),
                 msg.mid,
                 msg.qos,
                 self._generation,
                 now,
+                cut,
             )
         )
 

@@ -68,6 +68,7 @@ class Worker:
             Validator(settings.collector_max_future_s, settings.collector_max_age_s),
             settings.routes,
             self.sensors,
+            settings.collector_max_payload_bytes,
         )
         self.writer = Writer(
             self.influx,
@@ -147,10 +148,10 @@ class Worker:
             self.registry_read_at = started  # it holds every change committed before this
 
     def _process(self, item: Item, batch: Batch) -> None:
-        topic, payload, received_ns, mid, qos, generation, arrived_ns = item
+        topic, payload, received_ns, mid, qos, generation, arrived_ns, cut = item
         message = Message(topic, payload, received_ns)
         self.stats.received += 1
-        result = self.pipeline.process(message)
+        result = self.pipeline.process(message, cut)
         if not batch.messages:
             batch.first_arrived_ns = arrived_ns
         batch.messages += 1

@@ -10,6 +10,10 @@ import orjson
 from citydata.decoders import DecodeError, Route
 from citydata.timeutil import parse_rfc3339
 
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a JSON payload may have: real device payloads nest a
+few levels; deeper ones are refused (`too_deep`) before any other step walks them."""
+
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
@@ -55,12 +59,42 @@ def flatten(values: Mapping[str, object]) -> dict[str, object]:
     return flat
 
 
-def load_object(payload: bytes, what: str) -> dict[str, object]:
-    """The payload as a JSON object; DecodeError("undecodable") when it is anything else."""
+def _depth_over(data: object, limit: int) -> bool:
+    """Whether `data` nests arrays and objects more than `limit` deep (walked without recursion,
+    stopping at the first level too deep)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def load_json(payload: bytes) -> object:
+    """The payload as JSON: DecodeError("undecodable") when it is not JSON (invalid UTF-8, NaN,
+    integers over 64 bits too), DecodeError("too_deep") when it nests more than
+    MAX_JSON_DEPTH arrays and objects."""
     try:
         data = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:  # also invalid UTF-8
+    except orjson.JSONDecodeError as exc:
         raise DecodeError("undecodable", f"not JSON: {exc}") from None
+    # Fewer brackets than the limit cannot nest deeper than it: most payloads skip the walk.
+    if payload.count(b"[") + payload.count(b"{") > MAX_JSON_DEPTH and _depth_over(
+        data, MAX_JSON_DEPTH
+    ):
+        raise DecodeError(
+            "too_deep", f"JSON nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"
+        )
+    return data
+
+
+def load_object(payload: bytes, what: str) -> dict[str, object]:
+    """The payload as a JSON object (see load_json); DecodeError("undecodable") when it is
+    another JSON value."""
+    data = load_json(payload)
     if not isinstance(data, dict):
         raise DecodeError(
             "undecodable", f"expected a {what} JSON object, got {type(data).__name__}"

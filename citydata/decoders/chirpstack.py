@@ -7,7 +7,8 @@ uplink event (protobuf JSON, camelCase, fields holding 0 or "" omitted):
      "deviceInfo": {"devEui": "0004a30b001c0530", "deviceName": "...", "tags": {...}, ...},
      "fCnt": 10, "fPort": 2, "data": "...", "object": {"pm25": 12.5}, "rxInfo": [...]}
 
-Sensor id: `deviceInfo.devEui` in lower case (else the topic's `device/{dev_eui}` level).
+Sensor id: `deviceInfo.devEui` in lower case (else the topic's `device/{dev_eui}` level); when
+both are there and differ (in any case), the message is an `identity_mismatch`.
 Time: `time` (RFC 3339). Values: `object`, flattened like the TTN decoder's (one level joined
 with ".", numeric text made numbers). `object` is only present when the device profile has a
 codec and it succeeded; without it the message is `no_decoded_payload`. The kind comes from
@@ -16,7 +17,7 @@ the route.
 
 from __future__ import annotations
 
-from citydata.decoders import DecodeError, Message, RawReading, Route
+from citydata.decoders import DecodeError, Message, RawReading, Route, identity_mismatch
 from citydata.decoders._common import (
     flatten,
     load_object,
@@ -31,8 +32,11 @@ FORMAT = "chirpstack"
 def _dev_eui(data: dict[str, object], topic: str) -> str:
     info = data.get("deviceInfo")
     dev_eui = info.get("devEui") if isinstance(info, dict) else None
+    from_topic = topic_level_after(topic, "device")
     if not (isinstance(dev_eui, str) and dev_eui):
-        dev_eui = topic_level_after(topic, "device")
+        dev_eui = from_topic
+    elif from_topic is not None and from_topic.lower() != dev_eui.lower():
+        raise identity_mismatch(dev_eui, topic, from_topic.lower())
     if dev_eui is None:
         raise DecodeError("undecodable", "no deviceInfo.devEui and no device/{devEui} topic level")
     return dev_eui.lower()

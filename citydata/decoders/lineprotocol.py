@@ -5,7 +5,10 @@ r"""InfluxDB line protocol, one reading per line: the measurement names the kind
 Each line is `measurement[,tag=value...] field=value[,field=value...] [timestamp]`:
 
 - Kind: the route's kind if set, else the measurement. Sensor id: the `sensor_id` tag, else the
-  topic's last level. Other tags are not kept (zone and site come from the registry).
+  topic's last level. Other tags are not kept (zone and site come from the registry). A topic
+  whose last level is a registered sensor is that sensor's own: a `sensor_id` tag there naming
+  another sensor makes the message an `identity_mismatch` (the pipeline checks, with the
+  registry); other topics are gateways', whose lines may name any sensor.
 - Fields keep their line protocol types: `1`, `1.5`, `-1.2e3` are floats, `12i` (and the
   unsigned `12u`) ints, `t`/`true`/`F`/`FALSE`... booleans and `"..."` strings, so validation
   reports booleans and strings as non_numeric. Anything else makes the line undecodable.
@@ -181,19 +184,24 @@ def _reading(line: str, number: int, route: Route, topic_sensor: str) -> RawRead
     return RawReading(sensor_id, kind, point.time_ns, values)
 
 
+def topic_sensor(topic: str) -> str:
+    """The sensor a topic names: its last level (a sensor's own topic, or a gateway's)."""
+    return topic.rsplit("/", 1)[-1]
+
+
 def decode(message: Message, route: Route) -> list[RawReading]:
     try:
         text = message.payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DecodeError("undecodable", f"not UTF-8: {exc}") from None
-    topic_sensor = message.topic.rsplit("/", 1)[-1]
+    own = topic_sensor(message.topic)
     readings: list[RawReading] = []
     # split("\n"), not splitlines(): only a newline ends a line, not \v, \f or U+2028.
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.removesuffix("\r").lstrip(" ")
         if not line.strip() or line.startswith("#"):
             continue
-        readings.append(_reading(line, number, route, topic_sensor))
+        readings.append(_reading(line, number, route, own))
     if not readings:
         raise DecodeError("undecodable", "no line protocol lines (only blanks or comments)")
     return readings

@@ -1,14 +1,18 @@
 """The native format: topic `sensors/{kind}/{sensor_id}`, payload a JSON object or array of them,
-each `{"ts": <RFC 3339 | epoch s | epoch ms>, "<metric>": <number>, ...}`; `ts` is optional."""
+each `{"ts": <RFC 3339 | epoch s | epoch ms>, "<metric>": <number>, ...}`; `ts` is optional.
+
+The topic names the sensor. An object may repeat it as `"sensor_id"` (some firmware does); one
+that names another sensor makes the whole message an `identity_mismatch`: a device may publish
+only on its own topic, so a payload speaking for another sensor is not believed."""
 
 from __future__ import annotations
 
-import orjson
-
-from citydata.decoders import DecodeError, Message, Problem, RawReading, Route
+from citydata.decoders import DecodeError, Message, Problem, RawReading, Route, identity_mismatch
+from citydata.decoders._common import load_json
 from citydata.timeutil import parse_timestamp
 
 FORMAT = "native"
+ID_KEY = "sensor_id"
 
 
 def split_topic(topic: str) -> tuple[str, str]:
@@ -31,6 +35,7 @@ def _element(item: object, index: int | None, kind: str, sensor_id: str) -> RawR
             ),
         )
     values = dict(item)
+    values.pop(ID_KEY, None)  # the same as the topic's: decode checked it
     ts = values.pop("ts", None)
     time_ns = None
     if ts is not None:
@@ -46,12 +51,19 @@ def _element(item: object, index: int | None, kind: str, sensor_id: str) -> RawR
 def decode(message: Message, route: Route) -> list[RawReading]:
     kind, sensor_id = split_topic(message.topic)
     kind = route.kind or kind
-    try:
-        data = orjson.loads(message.payload)
-    except orjson.JSONDecodeError as exc:  # also invalid UTF-8, NaN, and integers over 64 bits
-        raise DecodeError("undecodable", f"not JSON: {exc}") from None
+    data = load_json(message.payload)
+    items = data if isinstance(data, list) else [data]
+    _check_identity(items, sensor_id, message.topic)
     if isinstance(data, list):
         if not data:
             raise DecodeError("undecodable", "empty JSON array")
         return [_element(item, i, kind, sensor_id) for i, item in enumerate(data)]
     return [_element(data, None, kind, sensor_id)]
+
+
+def _check_identity(items: list[object], sensor_id: str, topic: str) -> None:
+    """DecodeError("identity_mismatch") if an object names a sensor other than the topic's."""
+    for item in items:
+        named = item.get(ID_KEY) if isinstance(item, dict) else None
+        if named is not None and named != sensor_id:
+            raise identity_mismatch(named, topic, sensor_id)

@@ -12,7 +12,9 @@ Sensor and metric: the resolved name is `bn + n`; the sensor id is the base name
 (`temp`; leading separators dropped, so `bn` "urn:...:0063" with `n` ":temp" gives the same;
 renaming to metric names is the route's job). Without a base name the sensor id is the topic's
 last level and the metric key is `n` as sent. A record whose name has nothing after the base
-name is an `undecodable` element.
+name is an `undecodable` element. A topic whose last level is a registered sensor is that
+sensor's own: a base name there naming another sensor makes the message an `identity_mismatch`
+(the pipeline checks, with the registry); other topics are gateways', which may carry any.
 
 Time: `bt + t` seconds (either missing counts as 0), computed exactly in decimal. Per RFC 8428
 §4.5.3 values of 2**28 and above are absolute epoch seconds and smaller ones are relative to
@@ -37,10 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import orjson
-
 from citydata.decoders import DecodeError, Message, Problem, RawReading, Route
-from citydata.decoders._common import as_number, require_kind
+from citydata.decoders._common import as_number, load_json, require_kind
 
 FORMAT = "senml"
 
@@ -129,10 +129,7 @@ def _time_ns(seconds: Decimal, received_ns: int) -> int | None:
 
 
 def _records(payload: bytes) -> list[object]:
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:  # also invalid UTF-8
-        raise DecodeError("undecodable", f"not JSON: {exc}") from None
+    data = load_json(payload)
     if isinstance(data, dict):
         return [data]
     if not isinstance(data, list):
@@ -147,7 +144,7 @@ class _Pack:
 
     def __init__(self, kind: str, topic: str, received_ns: int) -> None:
         self.kind = kind
-        self.topic_sensor = topic.rsplit("/", 1)[-1]
+        self.topic_sensor = topic_sensor(topic)
         self.received_ns = received_ns
         self.readings: list[RawReading] = []
         self.groups: dict[tuple[str, int | None], RawReading] = {}
@@ -189,6 +186,11 @@ class _Pack:
             reading = self.groups[(sensor_id, time_ns)] = RawReading(sensor_id, self.kind, time_ns)
             self.readings.append(reading)
         reading.values[name] = value
+
+
+def topic_sensor(topic: str) -> str:
+    """The sensor a topic names: its last level (a sensor's own topic, or a gateway's)."""
+    return topic.rsplit("/", 1)[-1]
 
 
 def decode(message: Message, route: Route) -> list[RawReading]:

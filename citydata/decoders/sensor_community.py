@@ -11,7 +11,8 @@ The firmware POSTs this body to a custom API, with the header `X-Sensor: esp8266
 
 Sensor id: the X-Sensor header when one is given (`decode_body`); over MQTT, a last topic level
 in the header's form (`luftdaten/esp32-3183740`: the HTTP ingestion publishes there, since an
-ESP32 board's body still says `esp8266id`); else `esp8266-<esp8266id>`, the header's form.
+ESP32 board's body still says `esp8266id`); else `esp8266-<esp8266id>`, the header's form. A
+body whose `esp8266id` is not the chip id such a topic level names is an `identity_mismatch`.
 Values: keyed by `value_type` as the firmware names them, numeric text made numbers; text that
 is not a number (`GPS_date`, `GPS_time`) is dropped, and entries without a `value_type` are
 skipped. The payload names no kind and no time: the kind must come from the
@@ -32,12 +33,12 @@ from __future__ import annotations
 
 import re
 
-from citydata.decoders import DecodeError, Message, RawReading, Route
+from citydata.decoders import DecodeError, Message, RawReading, Route, identity_mismatch
 from citydata.decoders._common import as_number, load_object, require_kind
 
 FORMAT = "sensor_community"
 # A topic level naming the board as the X-Sensor header does.
-_DEVICE_LEVEL = re.compile(r"^esp(?:8266|32)-[0-9A-Za-z]+$")
+_DEVICE_LEVEL = re.compile(r"esp(?:8266|32)-[0-9A-Za-z]+")
 
 
 def _sensor_id(data: dict[str, object], sensor_header: str | None) -> str:
@@ -75,6 +76,10 @@ def decode_body(
     """
     kind = require_kind(route, FORMAT)
     data = load_object(body, "Sensor.Community")
+    return _readings(data, sensor_header, kind)
+
+
+def _readings(data: dict[str, object], sensor_header: str | None, kind: str) -> list[RawReading]:
     sensor_id = _sensor_id(data, sensor_header)
     entries = data.get("sensordatavalues")
     if not isinstance(entries, list):
@@ -82,7 +87,22 @@ def decode_body(
     return [RawReading(sensor_id, kind, None, _values(entries))]
 
 
+def _check_identity(data: dict[str, object], device: str, topic: str) -> None:
+    """The body's chip id must be the one the topic's board level (`esp32-<chip id>`) names."""
+    chip_id = data.get("esp8266id")
+    if isinstance(chip_id, int) and not isinstance(chip_id, bool):
+        chip_id = str(chip_id)
+    if not isinstance(chip_id, str) or not chip_id.strip():
+        return  # no id in the body: the topic's is the only one
+    if chip_id.strip() != device.split("-", 1)[1]:
+        raise identity_mismatch(f"esp8266-{chip_id.strip()}", topic, device)
+
+
 def decode(message: Message, route: Route) -> list[RawReading]:
+    kind = require_kind(route, FORMAT)
+    data = load_object(message.payload, "Sensor.Community")
     last = message.topic.rsplit("/", 1)[-1]
-    header = last if _DEVICE_LEVEL.match(last) else None
-    return decode_body(message.payload, header, route, message.received_ns)
+    header = last if _DEVICE_LEVEL.fullmatch(last) else None
+    if header is not None:
+        _check_identity(data, header, message.topic)
+    return _readings(data, header, kind)

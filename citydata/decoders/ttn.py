@@ -9,7 +9,9 @@ Topic `v3/{application}@{tenant}/devices/{device}/up`; the payload is the JSON u
                         "decoded_payload": {"pm25": 12.5, "pm": {"10": 20}},
                         "decoded_payload_warnings": ["..."], "rx_metadata": [...]}}
 
-Sensor id: `end_device_ids.device_id` (else the topic's `devices/{device}` level). Time:
+Sensor id: `end_device_ids.device_id` (else the topic's `devices/{device}` level); when both
+are there and differ, the message is an `identity_mismatch` (The Things Stack never sends
+that: someone else published on its topic tree). Time:
 `uplink_message.received_at`, else the top-level `received_at`. Values: `decoded_payload`,
 numbers sent as text made numbers, one level of nesting flattened with "." (`{"pm": {"2_5": 3}}`
 gives `pm.2_5`); deeper values are kept as they are for validation to judge. Formatter warnings
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from citydata.decoders import DecodeError, Message, RawReading, Route
+from citydata.decoders import DecodeError, Message, RawReading, Route, identity_mismatch
 from citydata.decoders._common import (
     flatten,
     load_object,
@@ -37,9 +39,11 @@ FORMAT = "ttn"
 def _device_id(data: Mapping[str, object], topic: str) -> str:
     ids = data.get("end_device_ids")
     device_id = ids.get("device_id") if isinstance(ids, dict) else None
-    if isinstance(device_id, str) and device_id:
-        return device_id
     from_topic = topic_level_after(topic, "devices")
+    if isinstance(device_id, str) and device_id:
+        if from_topic is not None and from_topic != device_id:
+            raise identity_mismatch(device_id, topic, from_topic)
+        return device_id
     if from_topic is None:
         raise DecodeError(
             "undecodable", "no end_device_ids.device_id and no devices/{device} topic level"
