@@ -142,26 +142,62 @@ class InfluxService(Service):
 
 @dataclass
 class MosquittoService(Service):
+    tls_port: int | None = None  # the TLS listener's port, when `mosquitto(tls=...)` has one
+
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    @property
+    def tls_url(self) -> str:
+        """The TLS listener: its certificate must name 127.0.0.1 (or use another host name)."""
+        assert self.tls_port is not None, "started without a TLS listener"
+        return f"mqtts://127.0.0.1:{self.tls_port}"
+
+
+@dataclass(frozen=True)
+class BrokerTLS:
+    """A TLS listener beside the plain one: the server's certificate and key, and with
+    `require_certificate` only clients with a certificate signed by `cafile` get in."""
+
+    certfile: Path
+    keyfile: Path
+    cafile: Path | None = None
+    require_certificate: bool = False
+    port: int | None = None
+
+    def lines(self, port: int) -> str:
+        lines = [f"listener {port} 127.0.0.1", f"certfile {self.certfile}"]
+        lines += [f"keyfile {self.keyfile}", "tls_version tlsv1.2"]
+        if self.cafile is not None:
+            lines.append(f"cafile {self.cafile}")
+        lines.append(f"require_certificate {'true' if self.require_certificate else 'false'}")
+        return "\n".join(lines) + "\n"
+
 
 def mosquitto(
-    workdir: Path, port: int | None = None, persistence: bool = False
+    workdir: Path,
+    port: int | None = None,
+    persistence: bool = False,
+    tls: BrokerTLS | None = None,
+    password_file: Path | None = None,
+    acl_file: Path | None = None,
 ) -> MosquittoService:
     """A Mosquitto broker on loopback (not yet started). Queues are unbounded, as a collector's
-    broker needs while a collector is down; persistence keeps sessions across restarts."""
+    broker needs while a collector is down; persistence keeps sessions across restarts; `tls`
+    adds a TLS listener on a port of its own (`tls_port`, `tls_url`). With `password_file`
+    (and `acl_file`) only those users get in, on what the ACL allows, and the broker writes
+    its pid to `workdir/mosquitto.pid` for `citydata broker sync` to signal it."""
     workdir = workdir.absolute()  # the server runs in workdir: a relative path would not resolve
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
+    tls_port = None if tls is None else tls.port or _other_free_port(port)
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         f"""# written by citydata.services
 user {getpass.getuser()}
 listener {port} 127.0.0.1
-allow_anonymous true
-persistence {"true" if persistence else "false"}
+{_auth_lines(workdir, password_file, acl_file)}persistence {"true" if persistence else "false"}
 persistence_location {workdir}/
 autosave_interval 1
 max_queued_messages 0
@@ -171,10 +207,29 @@ log_dest stderr
 log_type error
 log_type warning
 log_type notice
-""",
+"""
+        + (tls.lines(tls_port) if tls is not None and tls_port is not None else ""),
         encoding="utf-8",
     )
-    return MosquittoService("mosquitto", [find_binary("mosquitto"), "-c", str(conf)], workdir, port)
+    command = [find_binary("mosquitto"), "-c", str(conf)]
+    return MosquittoService("mosquitto", command, workdir, port, tls_port=tls_port)
+
+
+def _auth_lines(workdir: Path, password_file: Path | None, acl_file: Path | None) -> str:
+    if password_file is None:
+        return "allow_anonymous true\n"
+    lines = ["allow_anonymous false", f"password_file {password_file.absolute()}"]
+    if acl_file is not None:
+        lines.append(f"acl_file {acl_file.absolute()}")
+    lines.append(f"pid_file {workdir / 'mosquitto.pid'}")
+    return "\n".join(lines) + "\n"
+
+
+def _other_free_port(taken: int) -> int:
+    port = free_port()
+    while port == taken:
+        port = free_port()
+    return port
 
 
 def influxdb(workdir: Path, port: int | None = None) -> InfluxService:

@@ -156,6 +156,11 @@ class Settings(BaseModel):
         "environment, [[routes]] tables in the config file).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    local_run: bool = Field(
+        False,
+        description="Set by `citydata local` for itself and the programs it starts: placeholder "
+        "secrets (change-me...) are accepted. Never set it for a real deployment.",
+    )
     aqi_above_200: Literal["extrapolate", "cap"] = Field(
         "extrapolate",
         description="How an AQI above 200 is numbered (no official formula; always labelled an "
@@ -424,6 +429,30 @@ _LIST_SETTINGS = {"api_cors_origins", "api_forwarded_allow_ips"}
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):[^@/\s]*@")
 
 
+# The placeholders of .env.example (change-me-...) and deploy/citydata.env.example (CHANGE-ME).
+_PLACEHOLDER = re.compile(r"^change[-_ ]?me", re.IGNORECASE)
+
+
+def placeholder_secrets(settings: Settings) -> list[str]:
+    """One problem per secret (a secret setting, or a URL's password) still set to an example
+    file's placeholder: outside `citydata local` the programs refuse to start with one."""
+    problems = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            secret, what = value.get_secret_value(), "is"
+        elif isinstance(value, str) and "://" in value:
+            secret, what = urlsplit(value).password or "", "has a password that is"
+        else:
+            continue
+        if _PLACEHOLDER.match(secret):
+            problems.append(
+                f"{_where((name,))}: {what} still the example's placeholder (change-me...); "
+                "set a real secret (only `citydata local` accepts placeholders)"
+            )
+    return problems
+
+
 def _where(loc: tuple[int | str, ...]) -> str:
     """A setting's name as an operator writes it: CITYDATA_ROUTES[0].kind."""
     if not loc:
@@ -575,6 +604,8 @@ def load_settings(
     assert settings is not None
     settings = _absolute_paths(settings, cwd)
     problems = _mqtt_tls_problems(settings)  # files: once their paths are absolute
+    if not settings.local_run:
+        problems += placeholder_secrets(settings)
     if problems:
         raise ConfigError(problems)
     return settings

@@ -71,6 +71,24 @@ api_keys = Table(
     CheckConstraint("(role = 'device') = (sensor_id IS NOT NULL)", name="device_sensor"),
 )
 
+# MQTT credentials (citydata.registry.mqtt_credentials): who may connect to the broker, with
+# the password hash exactly as Mosquitto's password file holds it. Devices are named by their
+# sensor id; gateways list the topic filters they publish on.
+mqtt_credentials = Table(
+    "mqtt_credentials",
+    metadata,
+    Column("username", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("sensor_id", String(128), nullable=True),
+    Column("topics", JSON, nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("rotated_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("role IN ('device', 'gateway', 'collector', 'api', 'simulator')", name="role"),
+    CheckConstraint("(role = 'device') = (sensor_id IS NOT NULL)", name="device_sensor"),
+)
+
 # Alerts (citydata.alerts.store): rules and recipients as operators gave them, the state of every
 # rule and subject not inactive, the history of transitions, silences, and the outbox. Times
 # of evaluation are epoch nanoseconds, as in InfluxDB; times people set are timestamps.
