@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import paho.mqtt.client as mqtt
 from fastapi import Depends, Request
 
-from citydata.mqtt import Refusals, close, make_client, received_properties
+from citydata.mqtt import Refusals, TLSFiles, close, make_client, received_properties
 from citydata.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ class Publisher:
     def __init__(self, settings: Settings, ack_timeout_s: float = 5.0) -> None:
         self.ack_timeout_s = ack_timeout_s
         self.keepalive_s = settings.mqtt_keepalive_s
-        self.client, self.host, self.port = make_client(settings.mqtt_url, client_id())
+        self.client, self.host, self.port = make_client(
+            settings.mqtt_url, client_id(), tls=TLSFiles.of(settings)
+        )
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect

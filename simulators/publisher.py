@@ -10,7 +10,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import paho.mqtt.client as mqtt
 
-from citydata.mqtt import NO_MATCHING_SUBSCRIBERS, Refusals, close, connect, make_client
+from citydata.mqtt import (
+    NO_MATCHING_SUBSCRIBERS,
+    Refusals,
+    TLSFiles,
+    close,
+    connect,
+    make_client,
+)
 from citydata.settings import Settings
 from simulators import encoders
 from simulators.claims import Claims, claim_payload, subscribe_claims
@@ -93,7 +100,9 @@ class Publisher:
         # A client id of its own, not one drawn from the seed: two simulators with the same seed
         # (a scenario beside the live run) would otherwise take each other's connection over.
         self.client, host, port = make_client(
-            settings.mqtt_url, f"citydata-sim-{random.Random().getrandbits(32):08x}"
+            settings.mqtt_url,
+            f"citydata-sim-{random.Random().getrandbits(32):08x}",
+            tls=TLSFiles.of(settings),
         )
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
