@@ -237,6 +237,9 @@ def _backfill(
         print(f"Backfill done in {time.monotonic() - started:.1f} s; going live.", flush=True)
 
 
+LOCAL_PLAIN_MQTT = ("mqtt_ca_file", "mqtt_client_cert", "mqtt_client_key")
+
+
 def run_local(
     settings: Settings,
     mqtt_port: int,
@@ -256,12 +259,16 @@ def run_local(
     settings = settings.model_copy(
         update={
             "mqtt_url": f"mqtt://127.0.0.1:{mqtt_port}",
+            # plain MQTT on loopback: a server's TLS files from the environment do not apply
+            **dict.fromkeys(LOCAL_PLAIN_MQTT, None),
             "influx_url": f"http://127.0.0.1:{influx_port}",
             "alerts_rules_file": settings.alerts_rules_file or shipped_rules(),
         }
     )
     children = Children({**os.environ, **settings.env()})
     children.env.pop("CITYDATA_CONFIG", None)  # children get every setting explicitly
+    for name in LOCAL_PLAIN_MQTT:
+        children.env.pop(f"CITYDATA_{name.upper()}", None)
     try:
         services.append(mosquitto(base / "mosquitto", mqtt_port, persistence=True).start())
         services.append(influxdb(base / "influxdb", influx_port).start())
