@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from citydata.settings import ConfigError, load_settings
 
     try:
-        settings = load_settings()
+        # `citydata local` (and, through local_run, what it starts) accepts placeholder secrets
+        settings = load_settings(local_run=True) if args.command == "local" else load_settings()
     except ConfigError as exc:
         print(f"citydata: {exc}", file=sys.stderr)
         return 2

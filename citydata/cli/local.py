@@ -66,7 +66,9 @@ def cmd_local(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
-def _banner(settings: Settings, mqtt_port: int, influx_port: int, api_port: int, logs: Path) -> str:
+def _banner(
+    settings: Settings, mqtt_port: int, influx_port: int, api_port: int, logs: Path, backup: str
+) -> str:
     q = "SELECT * FROM air ORDER BY time DESC LIMIT 5"
     return f"""
 citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops everything.
@@ -91,6 +93,10 @@ citydata is running locally with a simulated Lam Phaya fleet. Ctrl-C stops every
                  make one fire (another terminal, this folder): docs/alerts.md#demo
                    CITYDATA_MQTT_URL={settings.mqtt_url} \\
                      .venv/bin/citydata simulate --scenario flood
+  Backup         (another terminal, this folder; docs/backup.md)
+                   CITYDATA_INFLUX_URL={settings.influx_url} \\
+                   CITYDATA_INFLUX_BACKUP_ADDR={backup} \\
+                     .venv/bin/citydata backup var/backups/first
   Dead letters   {settings.data_dir / "deadletter"}/
   Server logs    {logs}/
 """
@@ -199,6 +205,18 @@ def _derive_backfill(children: Children, stop: threading.Event, days: float) -> 
         print("the derived backfill failed (see above); going on without it", file=sys.stderr)
 
 
+def _db_init(children: Children, stop: threading.Event) -> None:
+    """`citydata db init`, as on a server: retention, the continuous queries of the hourly
+    series, and the hourly means of the readings so far (after the backfill: a continuous query
+    only recomputes its last hours)."""
+    child = children.start("db-init", "db", "init")
+    if _wait_child(children, child, stop) and child.returncode != 0:
+        print(
+            "citydata db init failed (see above); going on without the hourly series",
+            file=sys.stderr,
+        )
+
+
 def _backfill(
     settings: Settings, children: Children, stop: threading.Event, days: float, marker: Path
 ) -> None:
@@ -224,7 +242,7 @@ def _backfill(
     if not _wait_child(children, child, stop):
         return
     if child.returncode != 0:
-        print("the backfill failed (see above); going live without it", file=sys.stderr)
+        print("the backfill failed (see above); going on without it", file=sys.stderr)
         return
     marker.write_text(
         json.dumps({"days": days, "interval_s": BACKFILL_INTERVAL_S, "finished": time.time()}),
@@ -234,7 +252,7 @@ def _backfill(
     if not stop.is_set():
         _derive_backfill(children, stop, days)
     if not stop.is_set():
-        print(f"Backfill done in {time.monotonic() - started:.1f} s; going live.", flush=True)
+        print(f"Backfill done in {time.monotonic() - started:.1f} s.", flush=True)
 
 
 LOCAL_PLAIN_MQTT = ("mqtt_ca_file", "mqtt_client_cert", "mqtt_client_key")
@@ -263,6 +281,7 @@ def run_local(
             **dict.fromkeys(LOCAL_PLAIN_MQTT, None),
             "influx_url": f"http://127.0.0.1:{influx_port}",
             "alerts_rules_file": settings.alerts_rules_file or shipped_rules(),
+            "local_run": True,  # its children accept placeholder secrets too
         }
     )
     children = Children({**os.environ, **settings.env()})
@@ -271,7 +290,8 @@ def run_local(
         children.env.pop(f"CITYDATA_{name.upper()}", None)
     try:
         services.append(mosquitto(base / "mosquitto", mqtt_port, persistence=True).start())
-        services.append(influxdb(base / "influxdb", influx_port).start())
+        influx = influxdb(base / "influxdb", influx_port).start()
+        services.append(influx)
         marker = base / BACKFILL_DONE
         backfill = backfill_days > 0 and not (marker.exists() and has_readings(settings))
         with Registry.from_settings(settings) as registry:
@@ -279,12 +299,16 @@ def run_local(
         children.start("collector", "collector")
         children.start("api", "api", "--port", str(api_port))
         stop.wait(2.0)  # let the collector subscribe before the first readings go out
-        print(_banner(settings, mqtt_port, influx_port, api_port, base), flush=True)
+        banner = _banner(settings, mqtt_port, influx_port, api_port, base, influx.backup_addr)
+        print(banner, flush=True)
         if backfill and not stop.is_set():
             _backfill(settings, children, stop, backfill_days, marker)
         elif backfill_days > 0 and not stop.is_set():
-            print(f"Keeping the readings already in {base}; no backfill; going live.", flush=True)
+            print(f"Keeping the readings already in {base}; no backfill.", flush=True)
         if not stop.is_set():
+            _db_init(children, stop)
+        if not stop.is_set():
+            print(f"Set-up done; going live (a reading every {interval_s:g} s).", flush=True)
             children.start("simulator", "simulate", "--interval", f"{interval_s:g}")
             children.start("derive", "derive", "--alerts")
         while not stop.wait(1.0):
