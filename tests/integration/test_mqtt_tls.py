@@ -7,6 +7,7 @@ a certificate from the CA get in."""
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import os
 import subprocess
@@ -228,3 +229,40 @@ def test_require_certificate_admits_only_clients_with_a_certificate_from_the_ca(
     server_as_client = TLSFiles(ca, pki / "server.crt", pki / "server.key")
     message = _refused(broker.tls_url, server_as_client)
     assert "TLS: the broker refused our client certificate: not one for a TLS client" in message
+
+
+def test_production_config_serves_tls_on_its_8883_listener(pki: Path, tmp_path: Path) -> None:
+    """deploy/mosquitto.conf as shipped, its certificate directory pointed at the command's
+    files, its listeners moved to free loopback ports and its authentication (not this test's
+    subject) opened: a client verifying the CA connects over TLS; with the file's commented
+    client-certificate lines switched on, a client without a certificate is refused."""
+    _need("mosquitto")
+    text = (ROOT / "deploy" / "mosquitto.conf").read_text(encoding="utf-8")
+    assert "\nlistener 8883\ncertfile /etc/mosquitto/certs/server.crt\n" in text
+    plain, tls = services.free_port(), services.free_port()
+    text = text.replace("/etc/mosquitto/certs/", f"{pki}/")
+    text = text.replace("\nlistener 1883\n", f"\nlistener {plain} 127.0.0.1\n")
+    text = text.replace("\nlistener 8883\n", f"\nlistener {tls} 127.0.0.1\n")
+    drop = ("password_file", "acl_file", "allow_anonymous", "persistence_location", "log_dest")
+    lines = [line for line in text.splitlines() if not line.startswith(drop)]
+    lines += ["allow_anonymous true", f"persistence_location {tmp_path}/", "log_dest stderr"]
+    lines.append(f"user {getpass.getuser()}")
+    for require in (False, True):
+        conf = tmp_path / f"mosquitto-{require}.conf"
+        body = "\n".join(lines) + "\n"
+        if require:
+            body = body.replace("\n#cafile ", "\ncafile ")
+            body = body.replace("\n#require_certificate true", "\nrequire_certificate true")
+        conf.write_text(body, encoding="utf-8")
+        command = [services.find_binary("mosquitto"), "-c", str(conf)]
+        broker = services.MosquittoService("mosquitto", command, tmp_path, plain).start()
+        try:
+            url = f"mqtts://127.0.0.1:{tls}"
+            if require:
+                assert "requires a client certificate" in _refused(url, TLSFiles(pki / "ca.crt"))
+                client_tls = TLSFiles(pki / "ca.crt", pki / "device-1.crt", pki / "device-1.key")
+                _connects(url, client_tls)
+            else:
+                _connects(url, TLSFiles(pki / "ca.crt"))
+        finally:
+            broker.stop()
