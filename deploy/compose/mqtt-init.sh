@@ -48,6 +48,8 @@ ACL
 
 if [ -s /certs/server.crt ] && [ -s /certs/server.key ]; then
   cp /certs/server.crt /certs/server.key "$etc/certs/"
+  # The CA, for mosquitto.conf's cafile when client certificates are required (never ca.key).
+  if [ -s /certs/ca.crt ]; then cp /certs/ca.crt "$etc/certs/"; chmod 644 "$etc/certs/ca.crt"; fi
   echo "mqtt-init: using the certificate in deploy/compose/certs/" >&2
 elif [ ! -s "$etc/certs/server.crt" ]; then
   # Replace it with your own: a self-signed certificate makes devices trust it by hand.
