@@ -58,6 +58,13 @@ def banner_examples(text: str) -> list[str]:
     return found
 
 
+def banner_commands(text: str) -> list[str]:
+    """Every `.venv/bin/citydata` command of the banner, continuation lines joined, with the
+    settings it sets before it."""
+    joined = re.sub(r"\s*\\\n\s*", " ", text)
+    return [line.strip() for line in joined.splitlines() if ".venv/bin/citydata " in line]
+
+
 def on_ports(command: str, ports: dict[str, int]) -> str:
     """A README command pointed at this run's ports instead of the documented defaults."""
     for name, default in DEFAULT_PORTS.items():
@@ -320,6 +327,16 @@ def test_the_quick_start_as_a_newcomer_runs_it(clone: Path, local: LocalRun) -> 
             check(out)
         except AssertionError as exc:
             raise AssertionError(f"{command!r} printed no useful answer: {exc}") from None
+
+    # `citydata db init` ran after the backfill: the hourly series hold the backfilled days.
+    hours = _counts(local, 'SELECT count("mean_pm25") FROM "forever"."air_1h" GROUP BY "sensor_id"')
+    assert len(hours) == FLEET_AIR_STATIONS and min(hours) >= 40, hours
+
+    # The banner's backup command, as printed, backs the running platform up.
+    (backup,) = [c for c in banner_commands(local.stdout()) if " backup " in c]
+    run_example(backup, clone)
+    manifest = json.loads((clone / "var/backups/first/manifest.json").read_text())
+    assert manifest["influx_db"] == "citydata", manifest
 
     # The banner names the city page first, and the page carries the city's data.
     banner = local.stdout()[local.stdout().index("Ctrl-C stops everything") :]
