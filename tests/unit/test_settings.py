@@ -283,6 +283,9 @@ def test_env_leaves_out_unset_values() -> None:
         "CITYDATA_ALERTS_LINE_TOKEN",
         "CITYDATA_ALERTS_SMTP_CA_FILE",
         "CITYDATA_ALERTS_WEBHOOK_SECRET",
+        "CITYDATA_MQTT_CA_FILE",
+        "CITYDATA_MQTT_CLIENT_CERT",
+        "CITYDATA_MQTT_CLIENT_KEY",
     }
 
 
