@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from citydata.errors import QueryError
 from citydata.settings import Settings
 from citydata.timeutil import retry_after
 
@@ -37,14 +38,26 @@ class InfluxQueryError(InfluxError):
     pass
 
 
+def _escaped(text: str, quote: str) -> str:
+    # InfluxQL ends a quoted string at a raw newline, carriage return or NUL (a parse error, not
+    # an injection); a newline has the escape \n, the others none: refused, as no data can hold
+    # them.
+    if "\0" in text or "\r" in text:
+        raise QueryError(
+            f"{text[:40]!r} holds a NUL or carriage return, which InfluxQL cannot quote"
+        )
+    escaped = text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n")
+    return quote + escaped + quote
+
+
 def quote_ident(name: str) -> str:
     """An InfluxQL identifier (measurement, tag or field name) in double quotes."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _escaped(name, '"')
 
 
 def quote_literal(value: str) -> str:
     """An InfluxQL string literal in single quotes."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return _escaped(value, "'")
 
 
 @dataclass(frozen=True)
