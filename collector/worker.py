@@ -41,6 +41,10 @@ from collector.writer import Writer
 
 log = logging.getLogger("collector.worker")
 _LOGGED_PER_INTERVAL = 10  # dead letters logged one per line in each health interval
+# Unknown metric names remembered so each is logged once. Bounded, and names cut short: a
+# device sending ever new (or huge) names must not grow the worker's memory without end.
+_UNKNOWN_REMEMBERED = 1000
+_NAME_LOGGED = 64
 
 
 @dataclass
@@ -161,15 +165,7 @@ class Worker:
             batch.acks.append((mid, generation))
         if result.unknown:
             self.stats.unknown_fields += len(result.unknown)
-            for key in set(result.unknown) - self._unknown_seen:
-                self._unknown_seen.add(key)
-                log.warning(
-                    "dropping unknown %s metric %r (first seen on %s); check the sensor's field "
-                    "names",
-                    key[0],
-                    key[1],
-                    topic,
-                )
+            self._log_unknown(result.unknown, topic)
         if result.dead is not None:
             self.stats.dead_letter(result.dead["reason"])
             batch.dead.append(result.dead)
@@ -181,6 +177,27 @@ class Worker:
                     "; ".join(result.dead["errors"]),
                     payload,
                 )
+
+    def _log_unknown(self, unknown: list[tuple[str, str]], topic: str) -> None:
+        """Log each unknown (kind, metric name) the first time, up to _UNKNOWN_REMEMBERED."""
+        for kind, name in set(unknown):
+            key = (kind, name[:_NAME_LOGGED])
+            if key in self._unknown_seen or len(self._unknown_seen) > _UNKNOWN_REMEMBERED:
+                continue
+            self._unknown_seen.add(key)
+            if len(self._unknown_seen) > _UNKNOWN_REMEMBERED:
+                log.warning(
+                    "over %d distinct unknown metric names; no longer logging new ones "
+                    "(unknown_fields in health still counts them)",
+                    _UNKNOWN_REMEMBERED,
+                )
+                return
+            log.warning(
+                "dropping unknown %s metric %r (first seen on %s); check the sensor's field names",
+                kind,
+                key[1],
+                topic,
+            )
 
     def _flush(self, batch: Batch) -> None:
         """Make the batch durable, then have its messages acknowledged."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -152,3 +154,22 @@ def test_identity_mismatches_are_a_health_field_of_their_own() -> None:
     fields = HealthReporter("c1", host="h").fields(stats, 0, 0)
     assert fields["identity_mismatch"] == 2.0 and fields["dead_lettered"] == 3.0
     assert stats.deadletters_by_reason() == {"identity_mismatch": 2, "undecodable": 1}
+
+
+def test_unknown_metric_names_are_remembered_within_a_bound(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A device sending ever new (and long) field names: each logged once, cut short, and
+    the worker stops remembering them past a bound instead of growing without end."""
+    from collector.worker import Worker
+
+    seen = SimpleNamespace(_unknown_seen=set())
+    names = [("air", f"{i}-" + "n" * 10_000) for i in range(3000)]
+    with caplog.at_level(logging.WARNING, logger="collector.worker"):
+        for i in range(0, len(names), 100):
+            Worker._log_unknown(seen, names[i : i + 100] * 2, "sensors/air/a1")  # type: ignore[arg-type]
+    assert len(seen._unknown_seen) == 1001
+    assert all(len(name) <= 64 for _, name in seen._unknown_seen)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1001 and "no longer logging" in lines[-1]
+    assert max(len(line) for line in lines) < 300
