@@ -161,9 +161,12 @@ install_once "$src/deploy/alerts.yaml" /etc/citydata/alerts.yaml 0640 root:cityd
 # --- Mosquitto -------------------------------------------------------------------------------
 # Debian's /etc/mosquitto/mosquitto.conf already sets persistence_location and includes
 # conf.d; Mosquitto refuses a second persistence_location, so that line is left out here.
+# Plain MQTT (1883) listens on loopback only: on a server, the citydata programs are its only
+# plain clients; devices and gateways elsewhere use TLS on 8883 (docs/tls.md).
 mosquitto_conf="$(mktemp)"
 trap 'rm -f "$mosquitto_conf"' EXIT
-grep -v '^persistence_location' "$src/deploy/mosquitto.conf" > "$mosquitto_conf"
+grep -v '^persistence_location' "$src/deploy/mosquitto.conf" \
+  | sed 's/^listener 1883$/listener 1883 127.0.0.1/' > "$mosquitto_conf"
 install_managed "$mosquitto_conf" /etc/mosquitto/conf.d/citydata.conf 0644 root:root
 ensure_dir /etc/mosquitto/certs 0750 root:mosquitto
 if [ ! -e "$R/etc/mosquitto/certs/server.key" ]; then

@@ -257,7 +257,9 @@ def test_installed_broker_config_starts_with_debians_main_file(
     port, tls = services.free_port(), services.free_port()
     text = (root / "etc/mosquitto/conf.d/citydata.conf").read_text()
     text = text.replace("/etc/mosquitto/", f"{root}/etc/mosquitto/")
-    text = re.sub(r"^listener 1883$", f"listener {port} 127.0.0.1", text, flags=re.M)
+    plain = r"^listener 1883 127\.0\.0\.1$"  # plain MQTT on loopback only
+    assert re.search(plain, text, flags=re.M), text
+    text = re.sub(plain, f"listener {port} 127.0.0.1", text, flags=re.M)
     text = re.sub(r"^listener 8883$", f"listener {tls} 127.0.0.1", text, flags=re.M)
     text = re.sub(r"^log_dest .*$", "log_dest stderr", text, flags=re.M)
     confd = tmp_path / "conf.d"
