@@ -61,15 +61,16 @@ def flatten(values: Mapping[str, object]) -> dict[str, object]:
 
 def _depth_over(data: object, limit: int) -> bool:
     """Whether `data` nests arrays and objects more than `limit` deep (walked without recursion,
-    stopping at the first level too deep)."""
-    stack: list[tuple[object, int]] = [(data, 1)]
+    containers only, stopping at the first one too deep)."""
+    if not isinstance(data, dict | list):
+        return False
+    stack: list[tuple[dict[str, object] | list[object], int]] = [(data, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
     return False
 
 
