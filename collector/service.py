@@ -244,7 +244,7 @@ class Collector:
             "collector %s started (worker pid %s): %s → InfluxDB %s/%s",
             self.settings.mqtt_client_id,
             self._process.pid,
-            self.settings.mqtt_url,
+            self.settings.redacted()["mqtt_url"],  # never the URL's password
             self.settings.influx_url,
             self.settings.influx_db,
         )
