@@ -11,17 +11,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # The packages first (their layer is reused while only the code changes), then the code.
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml requirements-image.lock README.md ./
 COPY citydata/ citydata/
 COPY collector/ collector/
 COPY api/ api/
 COPY simulators/ simulators/
 COPY dashboards/ dashboards/
 COPY alerts/ alerts/
-# grafana-client's urllib3-future must not replace the real urllib3 that the other packages
-# import: its maintainers' way is URLLIB3_NO_OVERRIDE=1 and a source build (see bootstrap.sh).
+# requirements-image.lock pins the project's packages and its grafana extra with their hashes,
+# as bootstrap.sh installs requirements.lock: pip refuses a file whose hash differs, and
+# --no-deps installs nothing the lock does not name; then the project itself (a local directory,
+# which cannot be hash-checked). grafana-client's urllib3-future must not replace the real urllib3
+# that the other packages import: its maintainers' way is URLLIB3_NO_OVERRIDE=1 and a source
+# build (the lock holds its sdist's hash).
 RUN URLLIB3_NO_OVERRIDE=1 pip install --no-compile --no-binary urllib3-future \
-        -c constraints.txt '.[grafana]' \
+        --require-hashes --no-deps -r requirements-image.lock \
+    && pip install --no-compile --no-deps . \
     && rm -rf citydata collector api simulators dashboards alerts build ./*.egg-info
 
 # The shipped alert rules and the compose scripts (healthchecks, demo, dashboards copy).

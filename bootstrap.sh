@@ -48,16 +48,23 @@ if sys.version_info < (3, 11):
 PY
 
 stamp=".venv/.citydata-installed"
-want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml constraints.txt requirements.lock | sha256sum | cut -d' ' -f1)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing Python packages into .venv" >&2
   python3 -m venv .venv
+  pip=(.venv/bin/python -m pip install -q --disable-pip-version-check --no-compile)
+  # requirements.lock pins every package the project and its dev extra need, each with the
+  # SHA-256 of its files (README, Dependencies): pip refuses any download whose hash differs, and
+  # --no-deps installs nothing the lock does not name. The project itself goes in editable and
+  # on its own, as a local directory cannot be hash-checked; --no-deps again, so it adds nothing.
   # --no-compile: Python compiles what it imports when it first imports it; compiling every
   # installed file up front took a third of the install (20 of 56 s here).
   # URLLIB3_NO_OVERRIDE and a source build of urllib3-future (grafana-client's HTTP stack) keep
-  # it from replacing the real urllib3 that other packages import (its maintainers' advice).
-  URLLIB3_NO_OVERRIDE=1 .venv/bin/python -m pip install -q --disable-pip-version-check \
-    --no-compile --no-binary urllib3-future -c constraints.txt -e '.[dev]'
+  # it from replacing the real urllib3 that other packages import (its maintainers' advice); the
+  # lock holds its sdist's hash.
+  URLLIB3_NO_OVERRIDE=1 "${pip[@]}" --no-binary urllib3-future --require-hashes --no-deps \
+    -r requirements.lock
+  "${pip[@]}" --no-deps -e .
   echo "$want" > "$stamp"
 fi
 

@@ -368,7 +368,7 @@ def test_the_image_installs_as_bootstrap_does_and_runs_as_a_user() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "FROM python:3.11-slim\n" in text
     assert "URLLIB3_NO_OVERRIDE=1 pip install" in text and "--no-binary urllib3-future" in text
-    assert "-c constraints.txt '.[grafana]'" in text
+    assert "--require-hashes --no-deps -r requirements-image.lock" in text
     assert "USER 10001:10001" in text and "CITYDATA_DATA_DIR=/var/lib/citydata" in text
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert {".env", ".git", ".venv", "var"} <= set(ignored)
