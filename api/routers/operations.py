@@ -86,10 +86,20 @@ class DeadLetter(BaseModel):
     topic: str
     reason: str = Field(description="the first problem's code, e.g. unregistered")
     errors: list[str]
-    payload: str
+    payload: str = Field(
+        description="the payload as received; for one over the size limit (too_large), only "
+        "its beginning (the first KiB)"
+    )
     payload_encoding: str = Field(description="utf-8, or base64 for binary payloads")
+    size: int | None = Field(
+        None, description="a too_large payload's whole size in bytes; null for the others"
+    )
+    sha256: str | None = Field(
+        None, description="a too_large payload's SHA-256 (hex); null for the others"
+    )
     replayable: bool = Field(
-        description="false for points InfluxDB refused: they have no MQTT topic to replay to"
+        description="false for points InfluxDB refused (they have no MQTT topic to replay to) "
+        "and for payloads cut for being too large (only their beginning was kept)"
     )
 
 
@@ -113,6 +123,8 @@ class DeadLetterPage(BaseModel):
                             ],
                             "payload": '{"ts": 1795835528, "pm25": 41.0}',
                             "payload_encoding": "utf-8",
+                            "size": None,
+                            "sha256": None,
                             "replayable": True,
                         }
                     ],
@@ -140,6 +152,8 @@ def _dead_letter(rec: deadletters.DeadLetter) -> DeadLetter:
         errors=[str(e) for e in rec.get("errors", [])],
         payload=str(rec.get("payload", "")),
         payload_encoding=str(rec.get("payload_encoding", "utf-8")),
+        size=rec.get("size"),
+        sha256=rec.get("sha256"),
         replayable=replayable(rec),
     )
 

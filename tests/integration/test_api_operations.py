@@ -3,6 +3,7 @@ data directory, and replay through real Mosquitto into a running collector."""
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from citydata.deadletters import DeadLetter, DeadLetterStore, record
+from citydata.deadletters import DeadLetter, DeadLetterStore, cut, record, too_large
 from citydata.decoders import Message, Problem
 from citydata.influx import InfluxClient
 from citydata.settings import Settings, load_settings
@@ -103,6 +104,22 @@ def test_dead_letters_newest_first_filtered_and_paginated(
     bad = client.get("/operations/deadletters?since=yesterday", headers=operator)
     assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM
     assert [e["loc"] for e in bad.json()["errors"]] == [["query", "since"]]
+
+
+def test_a_cut_payload_is_listed_with_its_size_and_sha256_and_not_replayable(
+    client: TestClient, api_settings: Settings, operator: dict[str, str]
+) -> None:
+    payload = b'{"pm25": [' + b"1," * 600_000 + b"1]}"
+    head, size_and_hash = cut(payload, 256 * 1024)
+    assert size_and_hash is not None
+    big = too_large(Message("sensors/air/air-1", head, T0 + S), size_and_hash, 256 * 1024)
+    DeadLetterStore(api_settings.data_dir).add([DEAD[0], big])
+    cut_one, whole = _list(client, operator)["items"]
+    assert (cut_one["reason"], cut_one["replayable"]) == ("too_large", False)
+    assert cut_one["size"] == len(payload)
+    assert cut_one["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert cut_one["payload"] == head.decode() and len(cut_one["payload"]) < 1025
+    assert (whole["size"], whole["sha256"], whole["replayable"]) == (None, None, True)
 
 
 def test_every_operations_route_needs_an_operator_key(
