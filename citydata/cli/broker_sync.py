@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 from citydata.cli.sensors import REGISTRY_HELP
 from citydata.registry.errors import RegistryError
-from citydata.registry.mqtt_credentials import MqttCredential, MqttRole
+from citydata.registry.mqtt_roles import MqttRole
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from citydata.cli._common import Subparsers
-    from citydata.registry.mqtt_credentials import MqttCredentials
+    from citydata.registry.mqtt_credentials import MqttCredential, MqttCredentials
     from citydata.registry.store import Registry
     from citydata.settings import Settings
 

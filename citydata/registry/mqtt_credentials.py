@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from citydata.registry.errors import RegistryError, SensorNotFound
+from citydata.registry.mqtt_roles import MqttRole as MqttRole  # re-exported
 from citydata.registry.tables import mqtt_credentials, sensors
 from citydata.routes import check_topic_filter
 
@@ -31,16 +31,6 @@ Clock = Callable[[], datetime]
 # Gateway and service names: plain words. Device names are sensor ids, which may hold any
 # character but '/', '+', '#' and blanks; ':' ends the user name in the password file.
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class MqttRole(StrEnum):
-    """What a credential may do on the broker (the ACL gives each role its topics)."""
-
-    device = "device"  # one registered sensor: publishes on its own topics only
-    gateway = "gateway"  # a network server (TTN, ChirpStack): publishes on its topic filters
-    collector = "collector"  # reads every route's topics, shared subscriptions too
-    api = "api"  # publishes HTTP ingestion onto every route's topics
-    simulator = "simulator"  # publishes on every route's topics, and the simulator's claims
 
 
 class CredentialNotFound(RegistryError):
