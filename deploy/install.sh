@@ -137,14 +137,17 @@ if $pip; then
   venv=/opt/citydata/venv
   stamp="$R$venv/.citydata-source"
   want="$(cd "$src" && find citydata collector api alerts simulators dashboards \
-    pyproject.toml constraints.txt -type f -not -path '*/__pycache__/*' -print0 \
+    pyproject.toml requirements-image.lock -type f -not -path '*/__pycache__/*' -print0 \
     | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
   if [ ! -x "$R$venv/bin/citydata" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     [ -x "$R$venv/bin/python" ] || python3 -m venv "$R$venv"
+    # The packages the image has (requirements-image.lock: the project and its grafana extra),
+    # each checked against its pinned hash; then citydata itself (a directory has no hash).
     # URLLIB3_NO_OVERRIDE and a source build of urllib3-future keep grafana-client's HTTP stack
     # from replacing the real urllib3 (as bootstrap.sh does).
     URLLIB3_NO_OVERRIDE=1 "$R$venv/bin/python" -m pip install -q --disable-pip-version-check \
-      --no-binary urllib3-future -c "$src/constraints.txt" "$src"
+      --no-binary urllib3-future --require-hashes --no-deps -r "$src/requirements-image.lock"
+    "$R$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "$src"
     echo "$want" > "$stamp"
     changed "installed citydata into $venv"
   fi
