@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from citydata.broker import passwords
+from citydata.registry.errors import RegistryError
 from citydata.registry.mqtt_credentials import MqttCredential, MqttCredentials, MqttRole
 
 
@@ -33,3 +34,24 @@ def rotate(
     """A new password for an active credential: (the credential, the new password, once)."""
     secret = password if password is not None else passwords.new_secret()
     return store.rotate(username, passwords.hash_password(secret)), secret
+
+
+def ensure(
+    store: MqttCredentials, username: str, role: MqttRole, password: str
+) -> tuple[MqttCredential, str]:
+    """The credential `username` of `role` with `password`, as a deployment's settings give
+    it (Compose's .env): created when missing, rotated when its password changed, else left
+    alone (so the password file is not rewritten). (credential, "created" | "rotated" |
+    "unchanged"); a credential of that name in another role is an error."""
+    found = {cred.username: (cred, stored) for cred, stored in store.active_with_hashes()}
+    if username not in found:
+        return issue(store, username, role, (), password)[0], "created"
+    cred, stored = found[username]
+    if cred.role is not MqttRole(role):
+        raise RegistryError(
+            f"MQTT credential {username!r} is a {cred.role} credential, not {MqttRole(role)}: "
+            "revoke it first"
+        )
+    if passwords.verify(password, stored):
+        return cred, "unchanged"
+    return rotate(store, username, password)[0], "rotated"

@@ -88,6 +88,16 @@ def _add_credential_commands(sub: Subparsers) -> None:
     r.add_argument("name", help="the MQTT user name")
     _password_option(r)
     r.set_defaults(func=cmd_rotate)
+    e = cs.add_parser(
+        "ensure",
+        help="create or update a service's credential from a password it already has",
+        description="For a deployment whose services' passwords are in its settings (Compose's "
+        ".env): create the credential with the password read from standard input, or give it "
+        "that password if it changed; nothing happens when it already has it. Safe to repeat.",
+    )
+    e.add_argument("name", help="the MQTT user name")
+    e.add_argument("--role", choices=[r.value for r in MqttRole], required=True)
+    e.set_defaults(func=cmd_ensure, password_stdin=True)
     v = cs.add_parser("revoke", help="revoke a credential (the broker refuses it after sync)")
     v.add_argument("name", help="the MQTT user name")
     v.set_defaults(func=cmd_revoke)
@@ -148,6 +158,21 @@ def cmd_rotate(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(str(exc))
     print(f"new password for MQTT credential {cred.username} ({cred.role})", file=sys.stderr)
     _show(secret, password is None)
+    return 0
+
+
+def cmd_ensure(settings: Settings, args: argparse.Namespace) -> int:
+    from citydata.broker.credentials import ensure
+    from citydata.registry.store import Registry
+
+    try:
+        password = _password(args)
+        assert password is not None  # ensure always reads it
+        with Registry.from_settings(settings) as registry:
+            cred, done = ensure(_credentials(registry), args.name, MqttRole(args.role), password)
+    except RegistryError as exc:
+        return _fail(str(exc))
+    print(f"MQTT credential {cred.username} ({cred.role}): {done}", file=sys.stderr)
     return 0
 
 

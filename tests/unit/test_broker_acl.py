@@ -14,7 +14,7 @@ import pytest
 
 from citydata.broker import passwords
 from citydata.broker.acl import SIMULATOR_CLAIMS, Grant, plan, render
-from citydata.broker.credentials import issue, rotate
+from citydata.broker.credentials import ensure, issue, rotate
 from citydata.broker.sync import SyncError, build, reload_broker, write_atomic
 from citydata.broker.topics import device_topic
 from citydata.cli import main
@@ -222,6 +222,18 @@ def test_store_create_rotate_revoke_and_recreate(registry: Registry) -> None:
         rotate(store, "air-1")
     again, _ = issue(store, "air-1", MqttRole.device)  # a revoked name may be issued anew
     assert again.active and again.rotated_at is None
+
+
+def test_ensure_creates_keeps_and_rotates_a_services_own_password(registry: Registry) -> None:
+    store = MqttCredentials(registry.engine)
+    assert ensure(store, "api", MqttRole.api, "pw-1")[1] == "created"
+    first = store.active_with_hashes()[0][1]
+    assert ensure(store, "api", MqttRole.api, "pw-1")[1] == "unchanged"
+    assert store.active_with_hashes()[0][1] == first  # the same hash: sync rewrites nothing
+    assert ensure(store, "api", MqttRole.api, "pw-2")[1] == "rotated"
+    assert passwords.verify("pw-2", store.active_with_hashes()[0][1])
+    with pytest.raises(RegistryError, match="is a api credential, not collector"):
+        ensure(store, "api", MqttRole.collector, "pw-2")
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ SECRETS = [
     "GRAFANA_ADMIN_PASSWORD",
 ]
 SERVERS = {"mosquitto", "influxdb", "grafana"}
-ONE_SHOT = {"mqtt-init", "db-init", "dashboards"}
+ONE_SHOT = {"broker-sync", "mqtt-init", "db-init", "dashboards"}
 CITYDATA = {"collector", "api", "derive"}
 CITYDATA_IMAGE = "citydata:local"
 
@@ -201,6 +201,8 @@ def test_every_citydata_service_waits_for_what_it_needs(services: dict[str, Any]
     assert needs("simulator") == {**servers, "collector": healthy}
     assert needs("db-init") == {"influxdb": healthy}
     assert needs("mosquitto") == {"mqtt-init": done}
+    assert needs("mqtt-init") == {"broker-sync": done}  # the registry's users and ACL
+    assert needs("broker-sync") == {"db-init": done}  # the registry migrated
     assert needs("grafana") == {"influxdb": healthy, "db-init": done, "dashboards": done}
 
 
@@ -213,6 +215,7 @@ def test_volumes(services: dict[str, Any]) -> None:
     assert _mounts(services["mqtt-init"]) == {
         "/mqtt-init.sh": "./deploy/compose/mqtt-init.sh",
         "/certs": "./deploy/compose/certs",
+        "/citydata": "citydata-data",  # read-only: broker-sync's files
         "/etc/mosquitto": "mosquitto-config",
         "/var/lib/mosquitto": "mosquitto-data",
     }
@@ -226,7 +229,10 @@ def test_volumes(services: dict[str, Any]) -> None:
         "/src": "./dashboards/json",
         "/var/lib/citydata-dashboards": "grafana-dashboards",
     }
-    for name in CITYDATA | {"simulator", "db-init"}:
+    assert next(v for v in services["mqtt-init"]["volumes"] if v["target"] == "/citydata")[
+        "read_only"
+    ]
+    for name in CITYDATA | {"simulator", "db-init", "broker-sync"}:
         assert _mounts(services[name]) == {"/var/lib/citydata": "citydata-data"}, name
 
 
@@ -339,7 +345,7 @@ def test_env_example_holds_no_working_secret(tmp_path: Path) -> None:
     values = _example_values()
     for name in SECRETS:
         assert values[name].startswith("change-me-"), name
-    for script in ("mqtt-init.sh", "db-init.sh"):
+    for script in ("broker-sync.sh", "db-init.sh"):
         assert '"" | change-me*)' in (SCRIPTS / script).read_text(encoding="utf-8")
 
 
@@ -393,10 +399,9 @@ def test_mqtt_init_writes_every_file_mosquitto_conf_names() -> None:
         assert path is not None, key
         assert path.group(1).startswith("/etc/mosquitto/"), key
         assert "$etc/" + path.group(1).removeprefix("/etc/mosquitto/") in script, key
-    acl = script.split("<<'ACL'\n", 1)[1].split("\nACL\n", 1)[0]
-    assert "user collector\ntopic read sensors/#" in acl
-    assert "user api\ntopic write sensors/#" in acl
-    assert "user simulator\ntopic write sensors/#" in acl
+    # The users and ACL are the registry's, from broker-sync
+    # (tests/integration/test_compose_broker.py runs both scripts against a real Mosquitto).
+    assert 'cp "$from/passwd"' in script and 'cat "$from/acl"' in script
 
 
 # --- the helper scripts as code -----------------------------------------------------------------
