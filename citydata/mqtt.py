@@ -130,18 +130,24 @@ class TLSFiles:
 
 
 def make_client(
-    url: str, client_id: str, *, manual_ack: bool = False, tls: TLSFiles | None = None
+    url: str,
+    client_id: str,
+    *,
+    manual_ack: bool = False,
+    tls: TLSFiles | None = None,
+    client_class: type[mqtt.Client] = mqtt.Client,
 ) -> tuple[mqtt.Client, str, int]:
     """A paho client (MQTT 5) for `url` (mqtt:// or mqtts://, optional user:pass@), with the
     host and port to connect to. Reconnects back off from 1 s to 60 s. With `manual_ack`, QoS 1
     messages are acknowledged only by `client.ack(mid, qos)`. An mqtts:// client verifies the
     broker with `tls` (`TLSFiles.of(settings)`); TLS files given for a plain mqtt:// URL are an
-    error rather than silently unused."""
+    error rather than silently unused. `client_class`: paho's Client or a subclass of it
+    (the collector's collector.receiver.BulkReceiver)."""
     parts = urlsplit(url)
     tls = tls or TLSFiles()
     if parts.scheme != "mqtts" and tls != TLSFiles():
         raise ValueError(f"TLS files given for a plain {parts.scheme}:// URL; use mqtts://")
-    client = mqtt.Client(
+    client = client_class(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5,

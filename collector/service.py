@@ -37,14 +37,15 @@ from citydata.settings import Settings
 from collector import worker
 from collector.health import Stats
 from collector.messages import Acks, FromWorker, Item, Messages, Progress, Ready, Stop, Stopped
+from collector.receiver import BulkReceiver
 
 log = logging.getLogger(__name__)
 _SHIP_EVERY_S = 0.005
 
 
-def _received_ns(msg: mqtt.MQTTMessage, now_ns: int) -> int:
+def _received_ns(properties: Properties | None, now_ns: int) -> int:
     """`now_ns`, or for a replayed dead letter (or an API post) the time it was first received."""
-    user = getattr(msg.properties, "UserProperty", None) if msg.properties else None
+    user = getattr(properties, "UserProperty", None) if properties else None
     if user:
         for key, value in user:
             if key == RECEIVED_PROPERTY and value.isdigit():
@@ -86,12 +87,16 @@ class Collector:
         self._send_lock = threading.Lock()
         self._shipper = threading.Thread(target=self._ship, name="shipper", daemon=True)
         self._acker = threading.Thread(target=self._ack, name="acker", daemon=True)
-        self.client, self._host, self._port = make_client(
+        client, self._host, self._port = make_client(
             settings.mqtt_url,
             settings.mqtt_client_id,
             manual_ack=True,
             tls=TLSFiles.of(settings),
+            client_class=BulkReceiver,
         )
+        assert isinstance(client, BulkReceiver)
+        client.on_qos1 = self._on_qos1
+        self.client = client
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
@@ -100,25 +105,29 @@ class Collector:
 
     # --- MQTT thread: never raises, never waits ----------------------------------------------
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_qos1(self, topic: str, payload: bytes, mid: int, props: Properties | None) -> None:
+        """Every reading (QoS 1), straight from the receiver (collector/receiver.py)."""
         if self._closing:  # not acknowledged: the broker delivers it again next session
             return
         self.stats.received += 1
         now = time.time_ns()
         # Over the size limit, only the beginning goes on (with the size and hash): the deque,
         # the pipe and the worker never hold a second copy of a payload that large.
+        kept, cut = deadletters.cut(payload, self.settings.collector_max_payload_bytes)
+        received = _received_ns(props, now) if props is not None else now
+        self._inbox.append((topic, kept, received, mid, 1, self._generation, now, cut))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        """A QoS 0 or 2 message (the collector subscribes at QoS 1; a publisher's lower QoS
+        stays lower). Not acknowledged by us: QoS 0 needs none, paho completes QoS 2."""
+        if self._closing:
+            return
+        self.stats.received += 1
+        now = time.time_ns()
         payload, cut = deadletters.cut(msg.payload, self.settings.collector_max_payload_bytes)
+        received = _received_ns(msg.properties, now)
         self._inbox.append(
-            (
-                msg.topic,
-                payload,
-                _received_ns(msg, now),
-                msg.mid,
-                msg.qos,
-                self._generation,
-                now,
-                cut,
-            )
+            (msg.topic, payload, received, msg.mid, msg.qos, self._generation, now, cut)
         )
 
     def _on_connect(
