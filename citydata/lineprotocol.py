@@ -65,9 +65,22 @@ def format_field(value: float | str) -> str:
     return format_string(value) if isinstance(value, str) else format_float(value)
 
 
-# The same few names and sensor ids recur in every batch: escape each once.
+# The same few names, sensor ids and tag sets recur in every batch: escape each once.
 _measurement = lru_cache(maxsize=1024)(escape_measurement)
 _key = lru_cache(maxsize=65536)(escape_key)
+
+
+@lru_cache(maxsize=65536)
+def _series(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    """The measurement and sorted tags of a line, as written: the same for every reading of a
+    sensor, so made once per sensor rather than once per reading."""
+    tag_text = "".join(f",{_key(k, 'tag key')}={_key(v, 'tag value')}" for k, v in tags)
+    return _measurement(measurement) + tag_text
+
+
+@lru_cache(maxsize=65536)
+def _field_key(name: str) -> str:
+    return escape_key(name, "field key")
 
 
 def encode_point(
@@ -80,6 +93,13 @@ def encode_point(
     order (floats, or strings where a schema names them)."""
     if not fields:
         raise LineProtocolError("a point needs at least one field")
-    tag_text = "".join(f",{_key(k, 'tag key')}={_key(tags[k], 'tag value')}" for k in sorted(tags))
-    field_text = ",".join(f"{_key(k, 'field key')}={format_field(v)}" for k, v in fields.items())
-    return f"{_measurement(measurement)}{tag_text} {field_text} {int(time_ns)}"
+    series = _series(measurement, tuple(sorted(tags.items())))
+    # A finite float (v - v is 0.0; NaN and infinities are not) is written as format_float
+    # writes it, without its calls; anything else goes through format_field and its checks.
+    field_text = ",".join(
+        [
+            f"{_field_key(k)}={repr(v) if type(v) is float and v - v == 0.0 else format_field(v)}"
+            for k, v in fields.items()
+        ]
+    )
+    return f"{series} {field_text} {int(time_ns)}"
