@@ -30,6 +30,9 @@ Run:  /tmp/venv/bin/python bench/ingest.py                       # N=100000, M=2
       /tmp/venv/bin/python bench/ingest.py --messages 20000 --rate 5000 --publishers 2 --keep
       /tmp/venv/bin/python bench/ingest.py --collector-setting collector_flush_interval_s=0.05
       /tmp/venv/bin/python bench/ingest.py --collectors 2       # the same, two collectors
+      /tmp/venv/bin/python bench/ingest.py --nodered --latency-messages 0
+          # also Node-RED's batch flow and the collector, drained in one run of
+          # ../shared/peerbench: the same-run ratio, CPU s per 100,000 messages of each
       /tmp/venv/bin/python bench/ingest.py --collectors 1,2,3 --rounds 3
           # only phase 1's collector part, for 1, 2, 3 collectors, three interleaved rounds
           # (1,2,3,1,2,3,...), one report with each run and the medians per count
@@ -77,6 +80,8 @@ from citydata.registry import Registry
 from simulators.registration import register_fleet
 from simulators.sensor import SimSensor
 
+ROOT = Path(__file__).resolve().parents[1]
+PEERBENCH = ROOT.parent / "shared" / "peerbench"  # ../shared/peerbench: Node-RED and other peers
 SENSORS = 300
 TOPIC_FILTER = "sensors/#"
 SHARE_GROUP = "collectors"  # the collector's default group
@@ -791,6 +796,11 @@ def report(
             f"{coll.cpu.get('mosquitto', 0):.2f}",
         ),
         ("CPU s: influxd", "—", f"{coll.cpu.get('influxd', 0):.2f}"),
+        (
+            "consumer CPU s per 100,000 msg",
+            f"{per_100k(bare.cpu['consumer'], bare.n):.2f}",
+            f"{per_100k(coll.cpu['consumer'] + coll.cpu.get('worker', 0), coll.n):.2f}",
+        ),
     ]
     title = "collector" if len(coll.members) < 2 else f"{len(coll.members)} collectors"
     print()
@@ -952,6 +962,65 @@ def measure_scaling(args: argparse.Namespace, tmp: Path, influx: services.Influx
 # --- main ---------------------------------------------------------------------------------------
 
 
+def per_100k(cpu_s: float, n: int) -> float:
+    return cpu_s * 100_000 / n
+
+
+def peers(n: int, tmp: Path) -> dict[str, dict[str, Any]]:
+    """Node-RED's batch flow and this collector, each draining N pre-queued messages, in one
+    run of the peer benchmark (its README: drain mode, the broker as deploy/mosquitto.conf
+    sets it); system name -> its result."""
+    script = PEERBENCH / "run_peers.sh"
+    if not script.exists():
+        raise BenchError(f"--nodered needs the peer benchmark at {script} (../shared/peerbench)")
+    out = tmp / "peers.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYDATA_")}
+    env.update(
+        BENCH_TOPIC_PREFIX="sensors/air",
+        BENCH_MAX_INFLIGHT="0",
+        CITYDATA_ROUTES='[{"topic": "sensors/#", "auto_register": true}]',
+        COLLECTOR_CMD=(
+            "env CITYDATA_MQTT_URL=mqtt://$MQTT_HOST:$MQTT_PORT CITYDATA_INFLUX_URL=$INFLUX_URL "
+            "CITYDATA_INFLUX_DB=$INFLUX_DB CITYDATA_DATA_DIR=$BENCH_WORKDIR "
+            f"{sys.executable} -m citydata collector"
+        ),
+    )
+    command = ["bash", str(script), "--mode", "drain", "--n", str(n)]
+    command += ["--systems", "nodered_batch", "collector", "--json-out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, env=env, timeout=1800, check=False)
+    if done.returncode != 0 or not out.exists():
+        raise BenchError(f"the peer benchmark failed (exit {done.returncode}); see above")
+    return {r["system"]: r for r in json.loads(out.read_text(encoding="utf-8"))}
+
+
+def report_peers(results: dict[str, dict[str, Any]], bare: Throughput) -> None:
+    """Node-RED beside the collector (one peer-benchmark run) and the bare subscriber (this
+    run's ceiling): rate, CPU seconds per 100,000 messages, messages per CPU second."""
+    print()
+    print(f"{'':26}{'msg/s':>10}{'CPU s/100k':>12}{'msg/CPU s':>11}{'lost':>6}")
+    rows = [(name, results.get(name, {})) for name in ("nodered_batch", "collector")]
+    for name, r in rows:
+        if "msgs_per_s" not in r:
+            print(f"{name:26}  failed: {r.get('error', 'no result')}")
+            continue
+        cpu = per_100k(r["cpu_s"], r["n"])
+        print(
+            f"{name:26}{r['msgs_per_s']:>10,.0f}{cpu:>12.2f}{r['msgs_per_cpu_s']:>11,.0f}"
+            f"{r['lost']:>6}"
+        )
+    bare_cpu = per_100k(bare.cpu["consumer"], bare.n)
+    per_cpu = 100_000 / bare_cpu
+    print(f"{'bare paho (this run)':26}{bare.rate:>10,.0f}{bare_cpu:>12.2f}{per_cpu:>11,.0f}")
+    node, coll = results.get("nodered_batch", {}), results.get("collector", {})
+    if "msgs_per_s" in node and "msgs_per_s" in coll:
+        speed = coll["msgs_per_s"] / node["msgs_per_s"]
+        thrift = coll["msgs_per_cpu_s"] / node["msgs_per_cpu_s"]
+        print(
+            f"collector / Node-RED, same run: {speed:.2f}x msg/s, {thrift:.2f}x msg per CPU s"
+            f"  — target >= 1 (goal 1.5): {verdict(min(speed, thrift) >= 1)}"
+        )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--messages", type=int, default=100_000, help="N for throughput (100000)")
@@ -980,6 +1049,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "counts, e.g. 1,2,3, run only that phase for each count, --rounds times, interleaved",
     )
     p.add_argument("--rounds", type=int, default=1, help="rounds of the --collectors counts (1)")
+    p.add_argument(
+        "--nodered",
+        action="store_true",
+        help="also drain N messages with Node-RED's batch flow and with this collector through "
+        f"the peer benchmark ({PEERBENCH.relative_to(ROOT.parent)}, beside the project: "
+        "Node-RED installed from npm into ~/.cache on first use) and report the ratios",
+    )
     p.add_argument("--timeout", type=float, default=300, help="longest wait for a phase, s (300)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
@@ -1037,6 +1113,9 @@ def measure(args: argparse.Namespace, tmp: Path, influx: services.InfluxService)
         print(f"latency: {args.latency_messages:,} messages at {rate:,.0f}/s …", flush=True)
         lat = bench.latency(args.latency_messages, rate)
     report(args, sub, shared_ok, bare, coll, lat, rate)
+    if args.nodered:
+        print(f"\nNode-RED and the collector through the peer benchmark, {args.messages:,} …")
+        report_peers(peers(args.messages, tmp), bare)
 
 
 def main(argv: list[str] | None = None) -> int:

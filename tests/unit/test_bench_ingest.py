@@ -19,6 +19,8 @@ from bench.ingest import (
     duplicated,
     member_lines,
     parse_args,
+    per_100k,
+    report_peers,
     scaling_rows,
 )
 
@@ -120,3 +122,20 @@ def test_duplicated_is_what_was_received_beyond_n() -> None:
     assert "unknown" in duplicated(
         Throughput("collector", 1, 0, 0, 1, 0, 0, summary="no exit summary in a collector's log")
     )
+
+
+def test_the_peer_report_gives_the_same_run_ratios_and_cpu_per_100k(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    peer = {"mode": "drain", "n": 100_000, "lost": 0}
+    results = {
+        "nodered_batch": {**peer, "msgs_per_s": 20_000.0, "cpu_s": 5.0, "msgs_per_cpu_s": 20_000.0},
+        "collector": {**peer, "msgs_per_s": 30_000.0, "cpu_s": 2.5, "msgs_per_cpu_s": 40_000.0},
+    }
+    bare = Throughput("bare", 100_000, 0.0, 0.1, 4.0, 50.0, 1.0, {"consumer": 3.0})
+    report_peers(results, bare)
+    out = capsys.readouterr().out
+    assert "collector / Node-RED, same run: 1.50x msg/s, 2.00x msg per CPU s" in out
+    assert " 5.00 " in out and " 2.50 " in out and " 3.00 " in out  # CPU s per 100,000
+    assert "target >= 1 (goal 1.5): MET" in out
+    assert per_100k(1.0, 50_000) == 2.0
