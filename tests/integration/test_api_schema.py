@@ -6,9 +6,7 @@ registry and a real broker. Nothing may answer 5xx, and every answer must match 
 from __future__ import annotations
 
 import random
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,6 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
-import uvicorn
 from schemathesis import Case
 from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -32,7 +29,7 @@ from simulators.fleet import LAM_PHAYA
 from simulators.models import model_for
 from simulators.registration import register_fleet
 from tests.apiclient import TestClient
-from tests.conftest import _need
+from tests.apistack import served_api
 from tests.helpers import api_key
 
 pytestmark = pytest.mark.integration
@@ -57,42 +54,13 @@ def served(
     influx_server: services.InfluxService, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Settings]]:
     """The API on a free loopback port, and its settings."""
-    _need("mosquitto")
-    tmp = tmp_path_factory.mktemp("schema")
-    broker = services.mosquitto(tmp / "mosquitto").start()
-    influx = InfluxClient(influx_server.url, f"test_{uuid.uuid4().hex[:12]}")
-    influx.create_database()
-    settings = load_settings(
-        {},
-        mqtt_url=broker.url,
-        influx_url=influx.url,
-        influx_db=influx.database,
-        data_dir=tmp / "var",
-        # schemathesis's auth check sends bad keys on purpose: judge each by its key, not 429
-        api_auth_failures_per_minute=100_000,
-    )
-    _register_fleet(settings)
-    _simulated(influx)
-    port = services.free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="api", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):  # bounded: 10 s
-            if server.started:
-                break
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield base, settings
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        influx.query(f'DROP DATABASE "{influx.database}"', method="POST")
-        influx.close()
-        broker.stop()
+
+    def prepare(settings: Settings, influx: InfluxClient) -> None:
+        _register_fleet(settings)
+        _simulated(influx)
+
+    with served_api(influx_server, tmp_path_factory.mktemp("schema"), prepare) as served:
+        yield served
 
 
 def _register_fleet(settings: Settings) -> None:

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,6 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-import uvicorn
 from schemathesis import Case
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -28,7 +24,7 @@ from citydata.registry import Registry
 from citydata.settings import Settings, load_settings
 from simulators.fleet import LAM_PHAYA
 from simulators.registration import register_fleet
-from tests.conftest import _need
+from tests.apistack import served_api
 from tests.helpers import api_key
 
 pytestmark = pytest.mark.integration
@@ -41,42 +37,14 @@ def served(
     influx_server: services.InfluxService, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Settings]]:
     """The API on a free loopback port with the Lam Phaya fleet registered, and its settings."""
-    _need("mosquitto")
-    tmp = tmp_path_factory.mktemp("anonymous")
-    broker = services.mosquitto(tmp / "mosquitto").start()
-    influx = InfluxClient(influx_server.url, f"test_{uuid.uuid4().hex[:12]}")
-    influx.create_database()
-    settings = load_settings(
-        {},
-        mqtt_url=broker.url,
-        influx_url=influx.url,
-        influx_db=influx.database,
-        data_dir=tmp / "var",
-        # every request judged by its key, not refused for the earlier ones' failures
-        api_auth_failures_per_minute=100_000,
-    )
-    with Registry.from_settings(settings) as registry:
-        register_fleet(registry, LAM_PHAYA)
-    api_key(settings, "admin")  # a key exists: a guessed one must still fail
-    port = services.free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="api", daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):  # bounded: 10 s
-            if server.started:
-                break
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}", settings
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        influx.query(f'DROP DATABASE "{influx.database}"', method="POST")
-        influx.close()
-        broker.stop()
+
+    def prepare(settings: Settings, influx: InfluxClient) -> None:
+        with Registry.from_settings(settings) as registry:
+            register_fleet(registry, LAM_PHAYA)
+        api_key(settings, "admin")  # a key exists: a guessed one must still fail
+
+    with served_api(influx_server, tmp_path_factory.mktemp("anonymous"), prepare) as served:
+        yield served
 
 
 def stored(settings: Settings) -> str:
