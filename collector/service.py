@@ -41,6 +41,7 @@ from collector.receiver import BulkReceiver
 
 log = logging.getLogger(__name__)
 _SHIP_EVERY_S = 0.005
+_SHIP_MAX = 5_000  # messages per send: a few MB pickled at most, however far the worker lags
 
 
 def _received_ns(properties: Properties | None, now_ns: int) -> int:
@@ -181,7 +182,7 @@ class Collector:
         """Send what has arrived to the worker, a list at a time."""
         inbox = self._inbox
         while not self._stopped.is_set():
-            n = len(inbox)
+            n = min(len(inbox), _SHIP_MAX)
             if not n:
                 time.sleep(_SHIP_EVERY_S)
                 continue
