@@ -12,22 +12,21 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from citydata.registry.errors import RegistryError, SensorNotFound
 from citydata.registry.mqtt_roles import MqttRole as MqttRole  # re-exported
+from citydata.registry.store import Clock, transaction, utcnow
 from citydata.registry.tables import mqtt_credentials, sensors
 from citydata.routes import check_topic_filter
 
-Clock = Callable[[], datetime]
 # Gateway and service names: plain words. Device names are sensor ids, which may hold any
 # character but '/', '+', '#' and blanks; ':' ends the user name in the password file.
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -102,24 +101,15 @@ def check_topics(role: MqttRole, topics: Iterable[str]) -> tuple[str, ...]:
     return found
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class MqttCredentials:
     """The MQTT credentials in a registry database (`Registry.engine`)."""
 
-    def __init__(self, engine: Engine, clock: Clock = _utcnow) -> None:
+    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
         self._engine = engine
         self._clock = clock
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise RegistryError(f"registry database error: {exc}") from exc
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine)
 
     def create(
         self, username: str, role: MqttRole, password_hash: str, topics: Iterable[str] = ()

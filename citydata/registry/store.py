@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,8 +36,18 @@ def registry_url(settings: Settings) -> str:
     return url or f"sqlite:///{(Path(settings.data_dir) / REGISTRY_FILE).resolve()}"
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction on the registry database; a database failure becomes a RegistryError."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise RegistryError(f"registry database error: {exc}") from exc
 
 
 @dataclass
@@ -64,12 +75,12 @@ def _engine(url: str) -> Engine:
 class Registry:
     """Registered sensors. Open with `Registry.open(url)`; close, or use as a context manager."""
 
-    def __init__(self, engine: Engine, clock: Clock = _utcnow) -> None:
+    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
         self._engine = engine
         self._clock = clock
 
     @classmethod
-    def open(cls, url: str, *, clock: Clock = _utcnow) -> Registry:
+    def open(cls, url: str, *, clock: Clock = utcnow) -> Registry:
         """Connect to `url` (any SQLAlchemy URL) and bring its schema up to date."""
         engine = _engine(url)
         try:
@@ -106,13 +117,8 @@ class Registry:
     ) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise RegistryError(f"registry database error: {exc}") from exc
+    def _transaction(self) -> contextlib.AbstractContextManager[Connection]:
+        return transaction(self._engine)
 
     def add(self, sensor: Sensor) -> Sensor:
         """Register a new sensor; SensorExists when the id is taken."""
