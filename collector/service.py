@@ -108,6 +108,16 @@ class Collector:
 
     def _on_qos1(self, topic: str, payload: bytes, mid: int, props: Properties | None) -> None:
         """Every reading (QoS 1), straight from the receiver (collector/receiver.py)."""
+        self._take(topic, payload, mid, 1, props)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        """A QoS 0 or 2 message, through paho (the collector subscribes at QoS 1; a publisher's
+        lower QoS stays lower). Not acknowledged by us: QoS 0 needs none, paho completes QoS 2."""
+        self._take(msg.topic, msg.payload, msg.mid, msg.qos, msg.properties)
+
+    def _take(
+        self, topic: str, payload: bytes | bytearray, mid: int, qos: int, props: Properties | None
+    ) -> None:
         if self._closing:  # not acknowledged: the broker delivers it again next session
             return
         self.stats.received += 1
@@ -116,20 +126,7 @@ class Collector:
         # the pipe and the worker never hold a second copy of a payload that large.
         kept, cut = deadletters.cut(payload, self.settings.collector_max_payload_bytes)
         received = _received_ns(props, now) if props is not None else now
-        self._inbox.append((topic, kept, received, mid, 1, self._generation, now, cut))
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        """A QoS 0 or 2 message (the collector subscribes at QoS 1; a publisher's lower QoS
-        stays lower). Not acknowledged by us: QoS 0 needs none, paho completes QoS 2."""
-        if self._closing:
-            return
-        self.stats.received += 1
-        now = time.time_ns()
-        payload, cut = deadletters.cut(msg.payload, self.settings.collector_max_payload_bytes)
-        received = _received_ns(msg.properties, now)
-        self._inbox.append(
-            (msg.topic, payload, received, msg.mid, msg.qos, self._generation, now, cut)
-        )
+        self._inbox.append((topic, kept, received, mid, qos, self._generation, now, cut))
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
