@@ -3,7 +3,7 @@ variables, units, the official colours, and small panel builders with those defa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
@@ -484,14 +484,13 @@ def long_term_panel(name: str, targets: Targets, unit_: str) -> timeseries.Panel
     )
 
 
-def long_term_means(kind: Kind, skip: Sequence[str] = ()) -> list[Panel]:
-    """One long-term chart per metric of `kind` (but `skip`): the hourly mean per sensor."""
+def long_term_means(kind: str, metrics: Iterable[Metric]) -> list[Panel]:
+    """One long-term chart per metric of `kind`: the hourly mean per sensor."""
     return [
         long_term_panel(
             metric_title(m),
-            [query(hourly_mean(kind.name, m.name, m.name), "A", "$tag_sensor_id")],
+            [query(hourly_mean(kind, m.name, m.name), "A", "$tag_sensor_id")],
             unit(m),
         )
-        for m in kind.metrics
-        if m.name not in skip
+        for m in metrics
     ]

@@ -368,7 +368,7 @@ def dashboard() -> db.Dashboard:
             "Gases and weather",
             [metric_panel(m) for m in _kind().metrics if m.name not in PARTICULATES],
         ),
-        (*LONG_TERM, long_term_means(_kind())),
+        (*LONG_TERM, long_term_means(KIND, _kind().metrics)),
     ]
     for th, en, panels in sections:
         d = d.with_row(db.Row(title(th, en)))

@@ -30,9 +30,9 @@ from dashboards.common import (
     Panel,
     column,
     dashed,
-    hourly_mean,
     hourly_ratio,
     kind_alert_annotations,
+    long_term_means,
     long_term_panel,
     metric_title,
     new_dashboard,
@@ -367,14 +367,7 @@ def long_term() -> list[Panel]:
             [query(volume_q, "A", "$tag_sensor_id")],
             VEH_PER_MIN,
         ),
-        *(
-            long_term_panel(
-                metric_title(m),
-                [query(hourly_mean(KIND, m.name, m.name), "A", "$tag_sensor_id")],
-                unit(m),
-            )
-            for m in (_kind().by_name["speed"], _kind().by_name["occupancy"])
-        ),
+        *long_term_means(KIND, [_kind().by_name["speed"], _kind().by_name["occupancy"]]),
     ]
 
 

@@ -356,8 +356,7 @@ def long_term() -> list[Panel]:
         ],
         unit(level, datum=True),
     ).override_by_query("B", dashed())
-    others = [m.name for m in _kind().metrics if m.name not in TOPICS or m.name == "level"]
-    return [level_panel, *long_term_means(_kind(), skip=others)]
+    return [level_panel, *long_term_means(KIND, [_metric(n) for n in TOPICS if n != "level"])]
 
 
 def dashboard() -> db.Dashboard:
