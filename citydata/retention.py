@@ -13,11 +13,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from citydata.influx import InfluxClient, quote_ident
 from citydata.kinds import all_kinds
 from citydata.timeutil import as_datetime
+
+if TYPE_CHECKING:
+    from citydata.settings import Settings
 
 HOURLY_RP = "forever"
 HOUR_NS = 3600 * 1_000_000_000
@@ -151,6 +154,16 @@ class Plan:
     for_hours: int
     backfill: Backfill = "changed"
     kinds: tuple[str, ...] = ()  # default: every registered kind
+
+    @classmethod
+    def of(cls, settings: Settings, backfill: Backfill = "changed") -> Plan:
+        """`citydata db init`'s plan: CITYDATA_INFLUX_RAW_RETENTION, and hourly runs looking
+        back as far as the collector accepts old readings (CITYDATA_COLLECTOR_MAX_AGE_S)."""
+        return cls(
+            settings.influx_raw_retention,
+            resample_for_hours(settings.collector_max_age_s),
+            backfill,
+        )
 
 
 def ensure(influx: InfluxClient, plan: Plan, now_ns: int) -> list[str]:

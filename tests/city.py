@@ -179,10 +179,7 @@ def build_city(broker: services.MosquittoService, influx: InfluxClient, data_dir
     # As `citydata db init` after a restore or a first start on old data: the retention
     # policies, the continuous queries and the hourly series of the readings so far.
     now_ns = time.time_ns()
-    plan = retention.Plan(
-        settings.influx_raw_retention, retention.resample_for_hours(settings.collector_max_age_s)
-    )
-    retention.ensure(influx, plan, now_ns)
+    retention.ensure(influx, retention.Plan.of(settings), now_ns)
     city = City(
         settings,
         influx,

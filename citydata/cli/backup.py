@@ -129,11 +129,8 @@ def _db_init(settings: Settings) -> int:
     from citydata.influx import InfluxClient, InfluxError
 
     print("continuous queries are not in a backup: running `citydata db init`...", flush=True)
-    plan = retention.Plan(
-        raw_retention=settings.influx_raw_retention,
-        for_hours=retention.resample_for_hours(settings.collector_max_age_s),
-        backfill="changed",  # the hours between the last query run and the backup are filled
-    )
+    # backfill "changed": the hours between the last query run and the backup are filled
+    plan = retention.Plan.of(settings, backfill="changed")
     patient = settings.model_copy(update={"influx_timeout_s": max(settings.influx_timeout_s, 600)})
     try:
         with InfluxClient.from_settings(patient) as client:

@@ -40,11 +40,7 @@ def cmd_db_init(settings: Settings, args: argparse.Namespace) -> int:
     from citydata import retention
     from citydata.influx import InfluxClient
 
-    plan = retention.Plan(
-        raw_retention=settings.influx_raw_retention,
-        for_hours=retention.resample_for_hours(settings.collector_max_age_s),
-        backfill=args.backfill,
-    )
+    plan = retention.Plan.of(settings, backfill=args.backfill)
     # A backfill statement covers 30 days of every sensor of a kind: allow it time.
     patient = settings.model_copy(update={"influx_timeout_s": max(settings.influx_timeout_s, 600)})
     with InfluxClient.from_settings(patient) as client:
