@@ -16,6 +16,7 @@ from citydata.registry import Calibration, Registry
 from citydata.replay import replay
 from citydata.routes import Route
 from citydata.settings import Settings
+from tests.fuzzing import FIELDS  # device field names -> metrics, as routes map them
 from tests.helpers import publish_all, register, running_collector, wait_for
 
 pytestmark = pytest.mark.integration
@@ -91,18 +92,6 @@ def test_auto_register_makes_a_pending_sensor(settings: Settings, influx: Influx
     assert row["level"] == 1.2 and row["zone"] == "pending"
 
 
-# Device field names -> metrics, as an installer would write the routes' field maps.
-FIELDS = {
-    "pm2_5": "pm25",
-    "SDS0X1.PM2.5": "pm25",
-    "SDS0X1.PM10": "pm10",
-    "BME280.Temperature": "temperature",
-    "BME280.Humidity": "humidity",
-    "SDS_P1": "pm10",
-    "SDS_P2": "pm25",
-    "BME280_temperature": "temperature",
-    "BME280_humidity": "humidity",
-}
 CASES = {  # format: its data-folder case that a real device would send
     "ttn": "uplink",
     "chirpstack": "uplink",
