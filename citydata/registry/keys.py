@@ -14,8 +14,9 @@ import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 PREFIX = "cdk"
 _KEY = re.compile(rf"^{PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")
@@ -50,6 +51,14 @@ class KeyRefused(Exception):
         super().__init__(f"API key {key_id or '(malformed)'}: {reason}")
 
 
+def _stored_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+StoredTime = Annotated[datetime, AfterValidator(_stored_utc)]
+"""A time read back from the registry database, always aware (UTC)."""
+
 RANK = {Role.read: 1, Role.operator: 2, Role.admin: 3, Role.device: 0}
 
 
@@ -62,15 +71,9 @@ class ApiKey(BaseModel):
     name: str
     role: Role
     sensor_id: str | None = None
-    created_at: datetime
-    revoked_at: datetime | None = None
-    expires_at: datetime | None = None  # None: never
-
-    @field_validator("created_at", "revoked_at", "expires_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        # SQLite hands back naive datetimes; they were written in UTC.
-        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+    created_at: StoredTime
+    revoked_at: StoredTime | None = None
+    expires_at: StoredTime | None = None  # None: never
 
     @property
     def active(self) -> bool:

@@ -14,14 +14,14 @@ import builtins
 import re
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine
 
 from citydata.registry.errors import RegistryError, SensorNotFound
+from citydata.registry.keys import StoredTime
 from citydata.registry.mqtt_roles import MqttRole as MqttRole  # re-exported
 from citydata.registry.store import Clock, transaction, utcnow
 from citydata.registry.tables import mqtt_credentials, sensors
@@ -49,15 +49,9 @@ class MqttCredential(BaseModel):
     role: MqttRole
     sensor_id: str | None = None
     topics: tuple[str, ...] = ()
-    created_at: datetime
-    rotated_at: datetime | None = None
-    revoked_at: datetime | None = None
-
-    @field_validator("created_at", "rotated_at", "revoked_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        # SQLite hands back naive datetimes; they were written in UTC.
-        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+    created_at: StoredTime
+    rotated_at: StoredTime | None = None
+    revoked_at: StoredTime | None = None
 
     @property
     def active(self) -> bool:
